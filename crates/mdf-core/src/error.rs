@@ -17,6 +17,8 @@ pub enum ErrorClass {
     UserCode,
     /// An invariant of the engine broke: a bug.
     Internal,
+    /// The user stopped the run (Ctrl-C); completed shards stay committed.
+    Interrupted,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,8 @@ pub enum MdfError {
     UserCode(String),
     #[error("internal error (please report it): {0}")]
     Internal(String),
+    #[error("interrupted; completed shards are kept and a rerun resumes")]
+    Interrupted,
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
 }
@@ -47,6 +51,7 @@ impl MdfError {
             MdfError::Io { .. } => ErrorClass::RetryableIo,
             MdfError::UserCode(_) => ErrorClass::UserCode,
             MdfError::Internal(_) | MdfError::Arrow(_) => ErrorClass::Internal,
+            MdfError::Interrupted => ErrorClass::Interrupted,
         }
     }
 

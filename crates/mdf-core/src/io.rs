@@ -108,6 +108,10 @@ pub trait ShardWriter: Send {
 pub trait DataWriter: Send + Sync {
     /// The run directory: data files go here, engine state under `_mdf/`.
     fn output_dir(&self) -> &Path;
+    /// Where the data files go (the run directory, or a table folder inside it).
+    fn data_dir(&self) -> std::path::PathBuf {
+        self.output_dir().to_path_buf()
+    }
     fn open_shard(&self, shard_index: usize) -> Result<Box<dyn ShardWriter>>;
 }
 

@@ -1,1 +1,31 @@
+//! Planner and local executor. A config becomes a [`Plan`] (shards × operators, global steps
+//! split out); the [`local`] runner runs the per-shard task ([`task::run_shard`]) on N worker
+//! threads and keeps the run directory ([`rundir`]) that makes runs resumable.
 
+pub mod local;
+pub mod plan;
+pub mod progress;
+mod rejects;
+pub mod rundir;
+pub mod task;
+
+use std::sync::Arc;
+
+use mdf_core::Registry;
+
+pub use local::{run_local, RunOptions, RunSummary};
+pub use plan::Plan;
+pub use progress::ProgressMode;
+
+/// A registry holding every built-in operator, loader and writer.
+pub fn builtin_registry() -> Registry {
+    let mut registry = Registry::default();
+    mdf_io::register(&mut registry);
+    mdf_text::register(&mut registry);
+    registry
+}
+
+/// Convenience for callers that do not add their own components.
+pub fn shared_builtin_registry() -> Arc<Registry> {
+    Arc::new(builtin_registry())
+}

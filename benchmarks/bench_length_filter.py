@@ -1,0 +1,166 @@
+"""JSONL.gz -> text length filter -> Parquet, mdf against datatrove on the same files.
+
+Generates the input once (>= 1M documents by default), then runs, each in its own process:
+  * mdf with 1 worker and with 2 workers,
+  * datatrove: JsonlReader -> LambdaFilter -> ParquetWriter, 1 worker,
+  * mdf with 1 worker on a quarter of the input (peak RSS must not grow with input size),
+and prints wall time, docs/s, docs per CPU-second (per core), peak RSS and the ratios.
+
+    pip install '.[bench]'
+    python benchmarks/bench_length_filter.py --docs 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MIN_LEN, MAX_LEN = 100, 20_000
+
+DATATROVE = """
+import sys
+from datatrove.executor import LocalPipelineExecutor
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.filters import LambdaFilter
+from datatrove.pipeline.writers import ParquetWriter
+data, out, tasks = sys.argv[1], sys.argv[2], int(sys.argv[3])
+LocalPipelineExecutor(
+    pipeline=[
+        JsonlReader(data, glob_pattern="*.jsonl.gz"),
+        LambdaFilter(lambda doc: {lo} <= len(doc.text) <= {hi}),
+        ParquetWriter(out),
+    ],
+    tasks=tasks, workers=1, logging_dir=out + "_logs",
+).run()
+""".replace("{lo}", str(MIN_LEN)).replace("{hi}", str(MAX_LEN))
+
+
+def measure(cmd: list[str], env: dict | None = None) -> dict:
+    """Runs cmd in a child process; returns wall seconds, CPU seconds and peak RSS (MiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"command failed: {' '.join(cmd)}\n{stderr[-3000:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024}
+
+
+def mdf_config(data: Path, out: Path, workers: int) -> Path:
+    cfg = {
+        "data_loader": {"type": "JsonlLoader", "params": {"paths": str(data / "*.jsonl.gz")}},
+        "stages": [
+            {
+                "name": "filter",
+                "operators": [
+                    {
+                        "name": "text_length_filter",
+                        "params": {"min_length": MIN_LEN, "max_length": MAX_LEN},
+                    }
+                ],
+            }
+        ],
+        "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
+        "executor": {"batch_size": 4096, "num_workers": workers},
+    }
+    path = out.parent / f"{out.name}.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def run_mdf(data: Path, out: Path, workers: int) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    cfg = mdf_config(data, out, workers)
+    m = measure(
+        [shutil.which("mdf") or "mdf", "run", "-c", str(cfg), "--overwrite", "--progress", "off"]
+    )
+    stats = json.loads((out / "_mdf" / "stats.json").read_text())
+    m.update(docs=stats["input_records"], kept=stats["output_records"])
+    return m
+
+
+def run_datatrove(data: Path, out: Path, tasks: int) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(str(out) + "_logs", ignore_errors=True)
+    return measure([sys.executable, "-c", DATATROVE, str(data), str(out), str(tasks)])
+
+
+def generate(data: Path, docs: int, files: int) -> None:
+    marker = data / f".generated-{docs}-{files}"
+    if marker.exists():
+        return
+    shutil.rmtree(data, ignore_errors=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "gen_docs.py"),
+            "--docs",
+            str(docs),
+            "--files",
+            str(files),
+            "--out",
+            str(data / "docs.jsonl.gz"),
+        ],
+        check=True,
+    )
+    marker.touch()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--docs", type=int, default=1_000_000)
+    ap.add_argument("--files", type=int, default=8)
+    ap.add_argument("--work", type=Path, default=HERE / "data")
+    ap.add_argument("--skip-datatrove", action="store_true")
+    args = ap.parse_args()
+    data = args.work / "length_filter_input"
+    small = args.work / "length_filter_input_quarter"
+    generate(data, args.docs, args.files)
+    generate(small, args.docs // 4, max(1, args.files // 4))
+    out = args.work / "out"
+    out.mkdir(parents=True, exist_ok=True)
+
+    rows = {}
+    rows["mdf, 1 worker"] = run_mdf(data, out / "mdf1", 1)
+    rows["mdf, 2 workers"] = run_mdf(data, out / "mdf2", 2)
+    rows["mdf, 1 worker, 1/4 input"] = run_mdf(small, out / "mdf_small", 1)
+    if not args.skip_datatrove:
+        rows["datatrove, 1 worker"] = run_datatrove(data, out / "datatrove", args.files)
+        rows["datatrove, 1 worker"]["docs"] = args.docs
+
+    print(
+        f"\nJSONL.gz -> length filter [{MIN_LEN}, {MAX_LEN}] -> Parquet; "
+        f"{args.docs:,} docs in {args.files} files; {os.cpu_count()} cores\n"
+    )
+    print(f"{'run':<28}{'wall s':>9}{'docs/s':>12}{'docs/CPU-s':>13}{'peak RSS MiB':>14}")
+    for name, m in rows.items():
+        n = m.get("docs", args.docs)
+        print(
+            f"{name:<28}{m['wall']:>9.2f}{n / m['wall']:>12,.0f}{n / m['cpu']:>13,.0f}"
+            f"{m['rss_mib']:>14.0f}"
+        )
+    one, two = rows["mdf, 1 worker"], rows["mdf, 2 workers"]
+    print(f"\nspeed-up 1 -> 2 workers: {one['wall'] / two['wall']:.2f}x")
+    print(
+        f"peak RSS, full vs 1/4 input: {one['rss_mib']:.0f} vs "
+        f"{rows['mdf, 1 worker, 1/4 input']['rss_mib']:.0f} MiB"
+    )
+    if "datatrove, 1 worker" in rows:
+        dt = rows["datatrove, 1 worker"]
+        print(
+            f"mdf vs datatrove per core (docs per CPU-second): "
+            f"{(args.docs / one['cpu']) / (args.docs / dt['cpu']):.1f}x; "
+            f"wall, 1 worker each: {dt['wall'] / one['wall']:.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

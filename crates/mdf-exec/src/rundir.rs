@@ -1,0 +1,193 @@
+//! The run directory. Inside the writer's `output_path`: the data files, and `_mdf/` with
+//!
+//! - `manifest.json`: resolved config, engine version, plan fingerprint, shard list;
+//! - `shards/NNNNNN.json`: per-shard stats; `done/NNNNNN`: completion markers (written last);
+//! - `rejects/NNNNNN.jsonl`: records and files rejected, with their reason;
+//! - `stats.json`: the merged stats of every completed shard.
+//!
+//! A shard commits in this order: data files (each renamed into place), rejects, stats, marker.
+//! A shard without a marker is cleared (all its files) and redone, so a run killed at any point
+//! and resumed gives exactly the output of an uninterrupted run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use mdf_core::io::{shard_file_prefix, ShardSpec};
+use mdf_core::stats::ShardStats;
+use mdf_core::{MdfError, Result};
+use serde::{Deserialize, Serialize};
+
+pub const META_DIR: &str = "_mdf";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub mdf_version: String,
+    pub fingerprint: String,
+    pub config: serde_json::Value,
+    pub shards: Vec<ShardSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    root: PathBuf,
+    meta: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(root: &Path) -> Self {
+        RunDir {
+            root: root.to_path_buf(),
+            meta: root.join(META_DIR),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn manifest_path(&self) -> PathBuf {
+        self.meta.join("manifest.json")
+    }
+
+    pub fn stats_path(&self) -> PathBuf {
+        self.meta.join("stats.json")
+    }
+
+    fn shard_stats_path(&self, index: usize) -> PathBuf {
+        self.meta.join("shards").join(format!("{index:06}.json"))
+    }
+
+    fn done_path(&self, index: usize) -> PathBuf {
+        self.meta.join("done").join(format!("{index:06}"))
+    }
+
+    pub fn rejects_dir(&self) -> PathBuf {
+        self.meta.join("rejects")
+    }
+
+    pub fn rejects_path(&self, index: usize) -> PathBuf {
+        self.rejects_dir().join(format!("{index:06}.jsonl"))
+    }
+
+    pub fn rejects_tmp_path(&self, index: usize) -> PathBuf {
+        self.rejects_dir().join(format!(".{index:06}.jsonl.tmp"))
+    }
+
+    pub fn create(&self) -> Result<()> {
+        for sub in ["shards", "done", "rejects"] {
+            let dir = self.meta.join(sub);
+            fs::create_dir_all(&dir).map_err(|e| MdfError::io(&dir, e))?;
+        }
+        Ok(())
+    }
+
+    pub fn read_manifest(&self) -> Result<Option<Manifest>> {
+        let path = self.manifest_path();
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                MdfError::config(format!("{} is not a valid manifest: {e}", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(MdfError::io(path, e)),
+        }
+    }
+
+    pub fn is_done(&self, index: usize) -> bool {
+        self.done_path(index).exists()
+    }
+
+    /// Removes everything an unfinished attempt at shard `index` may have left.
+    pub fn clear_shard(&self, index: usize, data_dir: &Path) -> Result<()> {
+        remove_matching(data_dir, |name| is_shard_file(name, index))?;
+        for path in [
+            self.rejects_path(index),
+            self.rejects_tmp_path(index),
+            self.shard_stats_path(index),
+        ] {
+            remove_file_if_exists(&path)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes the shard's stats, then its marker.
+    pub fn commit_shard(&self, index: usize, stats: &ShardStats) -> Result<()> {
+        write_json_atomic(&self.shard_stats_path(index), stats)?;
+        write_atomic(&self.done_path(index), b"")
+    }
+
+    pub fn shard_stats(&self, index: usize) -> Result<ShardStats> {
+        let path = self.shard_stats_path(index);
+        let bytes = fs::read(&path).map_err(|e| MdfError::io(&path, e))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| MdfError::internal(format!("{}: {e}", path.display())))
+    }
+
+    /// Sum of the stats of every completed shard, in shard order.
+    pub fn merged_stats(&self, shards: &[ShardSpec]) -> Result<ShardStats> {
+        let mut total = ShardStats::default();
+        for shard in shards.iter().filter(|s| self.is_done(s.index)) {
+            total.merge(&self.shard_stats(shard.index)?);
+        }
+        Ok(total)
+    }
+
+    /// `--overwrite`: removes the engine state and every shard data file (nothing else).
+    pub fn wipe(&self, data_dir: &Path) -> Result<()> {
+        remove_matching(data_dir, |name| {
+            let name = name.strip_prefix('.').unwrap_or(name);
+            name.starts_with("part-")
+        })?;
+        match fs::remove_dir_all(&self.meta) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(MdfError::io(&self.meta, e)),
+        }
+    }
+}
+
+fn is_shard_file(name: &str, index: usize) -> bool {
+    let prefix = shard_file_prefix(index);
+    name.strip_prefix('.').unwrap_or(name).starts_with(&prefix)
+}
+
+fn remove_matching(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(MdfError::io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| MdfError::io(dir, e))?;
+        if entry.file_name().to_str().is_some_and(&wanted) {
+            remove_file_if_exists(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_file_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(MdfError::io(path, e)),
+    }
+}
+
+/// Writes `bytes` to a temporary sibling, syncs it, and renames it into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| MdfError::io(dir, e))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut file = fs::File::create(&tmp).map_err(|e| MdfError::io(&tmp, e))?;
+    file.write_all(bytes).map_err(|e| MdfError::io(&tmp, e))?;
+    file.sync_all().map_err(|e| MdfError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| MdfError::io(path, e))
+}
+
+pub fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| MdfError::internal(format!("serialising {}: {e}", path.display())))?;
+    write_atomic(path, &bytes)
+}

@@ -1,0 +1,202 @@
+//! Atomic, deterministic output files for one shard, shared by the writers. A file is written as
+//! `.{name}.tmp` next to its final name and renamed once complete, so a reader never sees a
+//! partial file; names derive only from the shard index and a sequence number, so a rerun of
+//! the shard replaces exactly what an earlier attempt left (stale files of the shard are removed
+//! when it is opened again).
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use mdf_core::io::shard_file_prefix;
+use mdf_core::{MdfError, Result};
+
+/// The data directory: `output_path`, or `output_path/table_name` when a table name is set.
+pub(crate) fn data_dir(output_path: &Path, table_name: Option<&str>) -> PathBuf {
+    match table_name {
+        Some(table) => output_path.join(table),
+        None => output_path.to_path_buf(),
+    }
+}
+
+/// Checks a `table_name` param: one plain directory name.
+pub(crate) fn check_table_name(table_name: Option<&str>) -> std::result::Result<(), String> {
+    match table_name {
+        Some(t) if t.is_empty() || t.contains(['/', '\\']) || t.starts_with('.') || t == "_mdf" => {
+            Err(format!(
+                "`table_name` must be a plain directory name (no `/`, not starting with `.`, not `_mdf`), got `{t}`"
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The files of one shard: `{prefix}{seq:04}{extension}`.
+pub(crate) struct ShardFiles {
+    dir: PathBuf,
+    prefix: String,
+    extension: String,
+    next_seq: usize,
+    /// The file being written, if any.
+    current: Option<PendingFile>,
+    published: Vec<String>,
+}
+
+struct PendingFile {
+    tmp: PathBuf,
+    name: String,
+}
+
+impl ShardFiles {
+    /// Creates `dir` if needed and removes files an earlier attempt at this shard left behind.
+    pub fn open(dir: &Path, shard_index: usize, extension: &str) -> Result<ShardFiles> {
+        fs::create_dir_all(dir).map_err(|e| MdfError::io(dir, e))?;
+        let prefix = shard_file_prefix(shard_index);
+        let hidden = format!(".{prefix}");
+        let tmp_ext = format!("{extension}.tmp");
+        for entry in fs::read_dir(dir).map_err(|e| MdfError::io(dir, e))? {
+            let entry = entry.map_err(|e| MdfError::io(dir, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let stale = (name.starts_with(&prefix) && name.ends_with(extension))
+                || (name.starts_with(&hidden) && name.ends_with(&tmp_ext));
+            if stale {
+                let path = entry.path();
+                fs::remove_file(&path).map_err(|e| MdfError::io(&path, e))?;
+            }
+        }
+        Ok(ShardFiles {
+            dir: dir.to_path_buf(),
+            prefix,
+            extension: extension.to_owned(),
+            next_seq: 0,
+            current: None,
+            published: Vec::new(),
+        })
+    }
+
+    /// Starts the next file of the shard (a temporary file until [`Self::publish`]).
+    pub fn create(&mut self) -> Result<File> {
+        if self.current.is_some() {
+            return Err(MdfError::internal("a shard file was started twice"));
+        }
+        let name = format!("{}{:04}{}", self.prefix, self.next_seq, self.extension);
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        let file = File::create(&tmp).map_err(|e| MdfError::io(&tmp, e))?;
+        self.next_seq += 1;
+        self.current = Some(PendingFile { tmp, name });
+        Ok(file)
+    }
+
+    /// Flushes the finished file to disk and renames it to its final name.
+    pub fn publish(&mut self, file: File) -> Result<()> {
+        let pending = self
+            .current
+            .take()
+            .ok_or_else(|| MdfError::internal("publishing a shard file that was not started"))?;
+        file.sync_all().map_err(|e| MdfError::io(&pending.tmp, e))?;
+        drop(file);
+        let path = self.dir.join(&pending.name);
+        fs::rename(&pending.tmp, &path).map_err(|e| MdfError::io(&path, e))?;
+        self.published.push(pending.name);
+        Ok(())
+    }
+
+    /// Path of the file being written (for error messages).
+    pub fn current_path(&self) -> &Path {
+        self.current.as_ref().map_or(&self.dir, |p| &p.tmp)
+    }
+
+    /// The published file names, in order.
+    pub fn finish(mut self) -> Vec<String> {
+        std::mem::take(&mut self.published)
+    }
+}
+
+impl Drop for ShardFiles {
+    // A writer dropped before finishing (its shard failed) leaves no temporary file behind.
+    fn drop(&mut self) {
+        if let Some(pending) = self.current.take() {
+            let _ = fs::remove_file(pending.tmp);
+        }
+    }
+}
+
+/// A writer that counts the bytes that reach it (for file size targets).
+pub(crate) struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> CountingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        CountingWriter { inner, count: 0 }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publishes_atomically_and_cleans_stale_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let mut files = ShardFiles::open(&dir, 3, ".jsonl").unwrap();
+        let mut f = files.create().unwrap();
+        f.write_all(b"x").unwrap();
+        assert!(dir.join(".part-000003-0000.jsonl.tmp").exists());
+        files.publish(f).unwrap();
+        let f = files.create().unwrap();
+        files.publish(f).unwrap();
+        assert_eq!(
+            files.finish(),
+            ["part-000003-0000.jsonl", "part-000003-0001.jsonl"]
+        );
+        fs::write(dir.join("part-000004-0000.jsonl"), b"other shard").unwrap();
+        fs::write(dir.join(".part-000003-0007.jsonl.tmp"), b"crashed").unwrap();
+
+        // Reopening the shard removes its old files only.
+        let mut again = ShardFiles::open(&dir, 3, ".jsonl").unwrap();
+        let mut names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["part-000004-0000.jsonl"]);
+
+        // Dropping an unfinished writer removes its temporary file.
+        let _f = again.create().unwrap();
+        drop(again);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn table_names_are_plain_directory_names() {
+        assert!(check_table_name(None).is_ok());
+        assert!(check_table_name(Some("docs")).is_ok());
+        for bad in ["", "a/b", ".x", "_mdf"] {
+            assert!(check_table_name(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! `ParquetDataWriter`: each shard's batches go to `part-{shard:06}-{seq:04}.parquet` files of
+//! about `target_file_size_mb`, published atomically. Files are byte-deterministic for the same
+//! batches (no timestamps or random ids), so reruns and resumed runs reproduce them exactly.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use mdf_core::io::{DataWriter, ShardWriter};
+use mdf_core::{Component, MdfError, OperatorKind, Params, Result};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::jsonl_loader::mib_to_bytes;
+use crate::output::{check_table_name, data_dir, ShardFiles};
+
+/// Parquet page compression.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ParquetCompression {
+    #[default]
+    Zstd,
+    Snappy,
+    Gzip,
+    /// LZ4 in the raw framing (`LZ4_RAW`), the one current readers expect.
+    Lz4,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetWriterParams {
+    /// The run directory; data files are written here (or under `table_name`). Required.
+    pub output_path: String,
+    /// Compression codec: `zstd`, `snappy`, `gzip`, `lz4` or `none`. Default: `zstd`.
+    #[serde(default)]
+    pub compression: ParquetCompression,
+    /// Compression level for `zstd` (1 to 22) and `gzip` (0 to 9); other codecs ignore it.
+    /// Default: 3.
+    #[serde(default = "default_compression_level")]
+    pub compression_level: i32,
+    /// Maximum rows per row group. Default: 100000.
+    #[serde(default = "default_row_group_size")]
+    pub row_group_size: usize,
+    /// A file is closed and the shard's next file started once it reaches about this many MiB
+    /// (fractions allowed). Default: 256.
+    #[serde(default = "default_target_file_size_mb")]
+    pub target_file_size_mb: f64,
+    /// When set, data files go in `<output_path>/<table_name>/` (as the seed wrote them).
+    /// Default: unset (data files directly in `output_path`).
+    #[serde(default)]
+    pub table_name: Option<String>,
+}
+
+fn default_compression_level() -> i32 {
+    3
+}
+
+fn default_row_group_size() -> usize {
+    100_000
+}
+
+pub(crate) fn default_target_file_size_mb() -> f64 {
+    256.0
+}
+
+pub(crate) fn check_target_size(mib: f64) -> std::result::Result<(), String> {
+    if mib.is_finite() && mib > 0.0 {
+        Ok(())
+    } else {
+        Err("`target_file_size_mb` must be a positive number".into())
+    }
+}
+
+impl Params for ParquetWriterParams {
+    fn check(&self) -> std::result::Result<(), String> {
+        if self.output_path.trim().is_empty() {
+            return Err("`output_path` must not be empty".into());
+        }
+        if self.row_group_size == 0 {
+            return Err("`row_group_size` must be at least 1".into());
+        }
+        check_target_size(self.target_file_size_mb)?;
+        check_table_name(self.table_name.as_deref())?;
+        self.codec().map(|_| ())
+    }
+}
+
+impl ParquetWriterParams {
+    fn codec(&self) -> std::result::Result<Compression, String> {
+        let level = self.compression_level;
+        Ok(match self.compression {
+            ParquetCompression::Zstd => {
+                Compression::ZSTD(ZstdLevel::try_new(level).map_err(|_| {
+                    format!("`compression_level` {level} is not a zstd level (1 to 22)")
+                })?)
+            }
+            ParquetCompression::Gzip => Compression::GZIP(
+                u32::try_from(level)
+                    .ok()
+                    .and_then(|l| GzipLevel::try_new(l).ok())
+                    .ok_or_else(|| {
+                        format!("`compression_level` {level} is not a gzip level (0 to 9)")
+                    })?,
+            ),
+            ParquetCompression::Snappy => Compression::SNAPPY,
+            ParquetCompression::Lz4 => Compression::LZ4_RAW,
+            ParquetCompression::None => Compression::UNCOMPRESSED,
+        })
+    }
+}
+
+/// Writes Parquet files; see the module docs.
+pub struct ParquetDataWriter {
+    output_dir: PathBuf,
+    data_dir: PathBuf,
+    properties: WriterProperties,
+    target_bytes: u64,
+}
+
+impl Component for ParquetDataWriter {
+    type Built = dyn DataWriter;
+    type Params = ParquetWriterParams;
+    const NAME: &'static str = "ParquetDataWriter";
+    const KIND: OperatorKind = OperatorKind::Writer;
+    const SUMMARY: &'static str =
+        "Parquet files per shard (zstd by default), rolled at a target size, published atomically";
+
+    fn build(params: ParquetWriterParams) -> Result<Box<dyn DataWriter>> {
+        Ok(Box::new(ParquetDataWriter::new(params)?))
+    }
+}
+
+impl ParquetDataWriter {
+    pub fn new(params: ParquetWriterParams) -> Result<Self> {
+        params.check().map_err(MdfError::config)?;
+        let compression = params.codec().map_err(MdfError::config)?;
+        let properties = WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(params.row_group_size))
+            .build();
+        let output_dir = PathBuf::from(&params.output_path);
+        Ok(ParquetDataWriter {
+            data_dir: data_dir(&output_dir, params.table_name.as_deref()),
+            output_dir,
+            properties,
+            target_bytes: mib_to_bytes(params.target_file_size_mb),
+        })
+    }
+}
+
+impl DataWriter for ParquetDataWriter {
+    fn output_dir(&self) -> &Path {
+        &self.output_dir
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone()
+    }
+
+    fn open_shard(&self, shard_index: usize) -> Result<Box<dyn ShardWriter>> {
+        Ok(Box::new(ParquetShardWriter {
+            files: ShardFiles::open(&self.data_dir, shard_index, ".parquet")?,
+            properties: self.properties.clone(),
+            target_bytes: self.target_bytes,
+            schema: None,
+            writer: None,
+        }))
+    }
+}
+
+struct ParquetShardWriter {
+    files: ShardFiles,
+    properties: WriterProperties,
+    target_bytes: u64,
+    /// The first batch's schema; every file of the shard has it.
+    schema: Option<SchemaRef>,
+    writer: Option<ArrowWriter<File>>,
+}
+
+impl ShardWriter for ParquetShardWriter {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let batch = self.conform(batch)?;
+        let writer = match &mut self.writer {
+            Some(w) => w,
+            None => {
+                let file = self.files.create()?;
+                let w = ArrowWriter::try_new(file, batch.schema(), Some(self.properties.clone()))
+                    .map_err(|e| parquet_error(self.files.current_path(), e))?;
+                self.writer.insert(w)
+            }
+        };
+        writer
+            .write(&batch)
+            .map_err(|e| parquet_error(self.files.current_path(), e))?;
+        let size = writer.bytes_written() + writer.in_progress_size();
+        if size as u64 >= self.target_bytes {
+            self.close_file()?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Vec<String>> {
+        self.close_file()?;
+        Ok(self.files.finish())
+    }
+}
+
+impl ParquetShardWriter {
+    /// The batch with the shard's schema; a batch whose columns differ is a bug upstream.
+    fn conform(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let Some(schema) = &self.schema else {
+            self.schema = Some(batch.schema());
+            return Ok(batch.clone());
+        };
+        if Arc::ptr_eq(schema, batch.schema_ref()) || schema.as_ref() == batch.schema_ref().as_ref()
+        {
+            return Ok(batch.clone());
+        }
+        let same_columns = schema.fields().len() == batch.num_columns()
+            && schema
+                .fields()
+                .iter()
+                .zip(batch.schema_ref().fields())
+                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+        if !same_columns {
+            return Err(MdfError::internal(format!(
+                "a batch for the Parquet writer has columns {} but the shard's file has {}",
+                describe(batch.schema_ref()),
+                describe(schema)
+            )));
+        }
+        // Only nullability or metadata differ: relabel (fails if a non-null column has nulls).
+        RecordBatch::try_new(Arc::clone(schema), batch.columns().to_vec()).map_err(|e| {
+            MdfError::internal(format!(
+                "a batch does not fit the shard's Parquet schema: {e}"
+            ))
+        })
+    }
+
+    fn close_file(&mut self) -> Result<()> {
+        if let Some(writer) = self.writer.take() {
+            let file = writer
+                .into_inner()
+                .map_err(|e| parquet_error(self.files.current_path(), e))?;
+            self.files.publish(file)?;
+        }
+        Ok(())
+    }
+}
+
+fn describe(schema: &SchemaRef) -> String {
+    let cols: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect();
+    format!("[{}]", cols.join(", "))
+}
+
+/// Parquet write failures are storage failures here (the schema was checked before): retryable.
+fn parquet_error(path: &Path, e: parquet::errors::ParquetError) -> MdfError {
+    MdfError::io(path, std::io::Error::other(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::fs;
+
+    fn params(out: &Path) -> ParquetWriterParams {
+        serde_json::from_value(serde_json::json!({ "output_path": out })).unwrap()
+    }
+
+    fn batch(start: i64, n: i64) -> RecordBatch {
+        let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(start..start + n));
+        let text: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (start..start + n).map(|i| format!("document number {i} with some text")),
+        ));
+        RecordBatch::try_from_iter([("n", ids), ("text", text)]).unwrap()
+    }
+
+    fn read_dir_sorted(dir: &Path) -> Vec<String> {
+        let mut names: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn read_back(path: &Path) -> Vec<RecordBatch> {
+        ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn round_trips_and_publishes_atomically() {
+        let tmp = tempfile::tempdir().unwrap();
+        let writer = ParquetDataWriter::build(params(tmp.path())).unwrap();
+        assert_eq!(writer.output_dir(), tmp.path());
+        let mut shard = writer.open_shard(3).unwrap();
+        shard.write(&batch(0, 10)).unwrap();
+        shard.write(&batch(10, 0)).unwrap();
+        shard.write(&batch(10, 5)).unwrap();
+        assert_eq!(
+            read_dir_sorted(tmp.path()),
+            [".part-000003-0000.parquet.tmp"]
+        );
+        let files = shard.finish().unwrap();
+        assert_eq!(files, ["part-000003-0000.parquet"]);
+        assert_eq!(read_dir_sorted(tmp.path()), files);
+
+        let back = read_back(&tmp.path().join(&files[0]));
+        let back = arrow::compute::concat_batches(&back[0].schema(), &back).unwrap();
+        let want =
+            arrow::compute::concat_batches(&batch(0, 1).schema(), &[batch(0, 10), batch(10, 5)])
+                .unwrap();
+        assert_eq!(back, want);
+    }
+
+    #[test]
+    fn rolls_over_and_is_byte_deterministic() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut written = Vec::new();
+        for run in ["a", "b"] {
+            let mut p = params(&tmp.path().join(run));
+            p.row_group_size = 50;
+            p.table_name = Some("docs".into());
+            let mut writer = ParquetDataWriter::new(p).unwrap();
+            writer.target_bytes = 4096;
+            let mut shard = writer.open_shard(0).unwrap();
+            for i in 0..20 {
+                shard.write(&batch(i * 100, 100)).unwrap();
+            }
+            let files = shard.finish().unwrap();
+            assert!(files.len() > 2, "{files:?}");
+            assert_eq!(
+                read_dir_sorted(&writer.data_dir()),
+                files,
+                "no temporary files left"
+            );
+            let mut rows = 0;
+            let mut bytes = Vec::new();
+            for f in &files {
+                rows += read_back(&writer.data_dir().join(f))
+                    .iter()
+                    .map(|b| b.num_rows())
+                    .sum::<usize>();
+                bytes.push(fs::read(writer.data_dir().join(f)).unwrap());
+            }
+            assert_eq!(rows, 2000);
+            written.push((files, bytes));
+        }
+        assert_eq!(written[0], written[1]);
+    }
+
+    #[test]
+    fn no_rows_no_file_and_schema_changes_are_bugs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let writer = ParquetDataWriter::new(params(tmp.path())).unwrap();
+        let shard = writer.open_shard(1).unwrap();
+        assert!(shard.finish().unwrap().is_empty());
+        assert!(read_dir_sorted(tmp.path()).is_empty());
+
+        let mut shard = writer.open_shard(2).unwrap();
+        shard.write(&batch(0, 3)).unwrap();
+        let other: ArrayRef = Arc::new(StringArray::from(vec!["x"]));
+        let other = RecordBatch::try_from_iter([("n", other)]).unwrap();
+        let err = shard.write(&other).unwrap_err();
+        assert!(matches!(err, MdfError::Internal(_)), "{err}");
+        drop(shard);
+        assert!(
+            read_dir_sorted(tmp.path()).is_empty(),
+            "a failed shard leaves nothing"
+        );
+    }
+
+    #[test]
+    fn every_codec_writes_readable_files() {
+        for codec in ["zstd", "snappy", "gzip", "lz4", "none"] {
+            let tmp = tempfile::tempdir().unwrap();
+            let p: ParquetWriterParams = serde_json::from_value(serde_json::json!({
+                "output_path": tmp.path(), "compression": codec
+            }))
+            .unwrap();
+            assert!(p.check().is_ok(), "{codec}");
+            let writer = ParquetDataWriter::new(p).unwrap();
+            let mut shard = writer.open_shard(0).unwrap();
+            shard.write(&batch(0, 7)).unwrap();
+            let files = shard.finish().unwrap();
+            assert_eq!(
+                read_back(&tmp.path().join(&files[0]))[0].num_rows(),
+                7,
+                "{codec}"
+            );
+        }
+    }
+
+    #[test]
+    fn params_are_checked() {
+        let p: ParquetWriterParams =
+            serde_json::from_value(serde_json::json!({ "output_path": "out" })).unwrap();
+        assert_eq!(p.compression, ParquetCompression::Zstd);
+        assert_eq!(
+            (p.compression_level, p.row_group_size, p.target_file_size_mb),
+            (3, 100_000, 256.0)
+        );
+        assert!(p.check().is_ok());
+        let bad = |v: serde_json::Value| {
+            serde_json::from_value::<ParquetWriterParams>(v).map(|p| p.check())
+        };
+        assert!(bad(serde_json::json!({ "output_path": "o", "extra": 1 })).is_err());
+        assert!(bad(serde_json::json!({ "output_path": "o", "compression": "brotli" })).is_err());
+        assert!(
+            bad(serde_json::json!({ "output_path": "o", "compression_level": 40 }))
+                .unwrap()
+                .is_err()
+        );
+        assert!(bad(serde_json::json!({ "output_path": "o", "compression": "gzip", "compression_level": 12 }))
+            .unwrap()
+            .is_err());
+        assert!(
+            bad(serde_json::json!({ "output_path": "o", "table_name": "../x" }))
+                .unwrap()
+                .is_err()
+        );
+    }
+}

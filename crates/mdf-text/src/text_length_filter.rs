@@ -1,0 +1,211 @@
+//! `text_length_filter`: keeps records whose text length, in Unicode code points, lies in
+//! `[min_length, max_length]` (both inclusive, as in the seed system). The seed measured UTF-8
+//! bytes for CommonCrawl records, which made CJK text look three times longer; we count
+//! characters, or read a precomputed length column when one is named.
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Int64Type, UInt64Type};
+use arrow::record_batch::RecordBatch;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use mdf_core::batch::{str_column, StrLookup};
+use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
+
+/// Params of `text_length_filter`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextLengthFilterParams {
+    /// Minimum length in code points, inclusive. Default: 0.
+    #[serde(default)]
+    pub min_length: u64,
+    /// Maximum length in code points, inclusive. Default: no maximum.
+    #[serde(default)]
+    pub max_length: Option<u64>,
+    /// Column holding the text. Default: `text`.
+    #[serde(default = "default_text_field")]
+    pub text_field: String,
+    /// Integer column with a precomputed length to use instead of counting (the seed's
+    /// `text_length`). Default: none — the length is counted from the text.
+    #[serde(default)]
+    pub text_length_field: Option<String>,
+}
+
+fn default_text_field() -> String {
+    "text".to_owned()
+}
+
+impl Params for TextLengthFilterParams {
+    fn check(&self) -> std::result::Result<(), String> {
+        match self.max_length {
+            Some(max) if max < self.min_length => Err(format!(
+                "max_length ({max}) is smaller than min_length ({})",
+                self.min_length
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Drop reason codes.
+pub const TOO_SHORT: &str = "too_short";
+pub const TOO_LONG: &str = "too_long";
+
+pub struct TextLengthFilter {
+    params: TextLengthFilterParams,
+}
+
+impl Component for TextLengthFilter {
+    type Built = dyn Operator;
+    type Params = TextLengthFilterParams;
+    const NAME: &'static str = "text_length_filter";
+    const KIND: OperatorKind = OperatorKind::Filter;
+    const SUMMARY: &'static str =
+        "Keep records whose text length in code points is within [min_length, max_length]";
+
+    fn build(params: TextLengthFilterParams) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(TextLengthFilter { params }))
+    }
+}
+
+impl TextLengthFilter {
+    #[inline]
+    fn judge(&self, len: u64, row: usize, verdicts: &mut Verdicts) {
+        if len < self.params.min_length {
+            verdicts.drop_row(row, TOO_SHORT);
+        } else if self.params.max_length.is_some_and(|max| len > max) {
+            verdicts.drop_row(row, TOO_LONG);
+        }
+    }
+
+    /// Uses the precomputed length column; returns false when it is absent (then we count).
+    fn judge_by_length_column(&self, batch: &RecordBatch, verdicts: &mut Verdicts) -> bool {
+        let Some(name) = &self.params.text_length_field else {
+            return false;
+        };
+        let Some(col) = batch.column_by_name(name) else {
+            return false;
+        };
+        let lengths: Vec<Option<u64>> = match col.data_type() {
+            DataType::Int64 => col
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|v| v.map(|x| x.max(0) as u64))
+                .collect(),
+            DataType::UInt64 => col.as_primitive::<UInt64Type>().iter().collect(),
+            _ => return false,
+        };
+        for (row, len) in lengths.into_iter().enumerate() {
+            match len {
+                Some(len) => self.judge(len, row, verdicts),
+                None => verdicts.reject_row(row, format!("missing_field: `{name}` is null")),
+            }
+        }
+        true
+    }
+}
+
+impl Operator for TextLengthFilter {
+    fn process(&mut self, batch: RecordBatch, verdicts: &mut Verdicts) -> Result<RecordBatch> {
+        if self.judge_by_length_column(&batch, verdicts) {
+            return Ok(batch);
+        }
+        let field = &self.params.text_field;
+        match str_column(&batch, field) {
+            StrLookup::Found(text) => {
+                for row in 0..batch.num_rows() {
+                    match text.get(row) {
+                        Some(s) => self.judge(s.chars().count() as u64, row, verdicts),
+                        None => verdicts.reject_row(row, format!("missing_field: no `{field}`")),
+                    }
+                }
+            }
+            StrLookup::Missing => {
+                for row in 0..batch.num_rows() {
+                    verdicts.reject_row(row, format!("missing_field: no `{field}`"));
+                }
+            }
+            StrLookup::WrongType(t) => {
+                for row in 0..batch.num_rows() {
+                    verdicts.reject_row(row, format!("wrong_type: `{field}` is {t}, not a string"));
+                }
+            }
+        }
+        Ok(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+    use std::sync::Arc;
+
+    fn params(min: u64, max: Option<u64>) -> TextLengthFilterParams {
+        TextLengthFilterParams {
+            min_length: min,
+            max_length: max,
+            text_field: "text".into(),
+            text_length_field: None,
+        }
+    }
+
+    fn run(p: TextLengthFilterParams, batch: RecordBatch) -> Verdicts {
+        let mut op = TextLengthFilter::build(p).expect("build");
+        let mut v = Verdicts::default();
+        let out = op.process(batch.clone(), &mut v).expect("process");
+        assert_eq!(out.num_rows(), batch.num_rows());
+        v
+    }
+
+    fn texts(values: &[Option<&str>]) -> RecordBatch {
+        let arr = StringArray::from(values.to_vec());
+        RecordBatch::try_from_iter([("text", Arc::new(arr) as _)]).expect("batch")
+    }
+
+    #[test]
+    fn counts_code_points_with_inclusive_bounds() {
+        // "日本語テキスト" is 7 characters but 21 UTF-8 bytes.
+        let b = texts(&[
+            Some("abc"),
+            Some("日本語テキスト"),
+            Some("abcdefgh"),
+            Some("ab"),
+        ]);
+        let v = run(params(3, Some(7)), b);
+        assert_eq!(v.dropped(), &[(2, TOO_LONG), (3, TOO_SHORT)]);
+        assert!(v.rejected().is_empty());
+    }
+
+    #[test]
+    fn missing_text_is_rejected_not_dropped() {
+        let v = run(params(0, None), texts(&[Some("x"), None]));
+        assert!(v.dropped().is_empty());
+        assert_eq!(v.rejected().len(), 1);
+        assert_eq!(v.rejected()[0].0, 1);
+        let other =
+            RecordBatch::try_from_iter([("body", Arc::new(StringArray::from(vec!["x"])) as _)])
+                .expect("batch");
+        let v = run(params(0, None), other);
+        assert!(v.rejected()[0].1.starts_with("missing_field"));
+    }
+
+    #[test]
+    fn precomputed_length_column_is_used_when_named() {
+        let b = RecordBatch::try_from_iter([
+            ("text", Arc::new(StringArray::from(vec!["a", "b"])) as _),
+            ("text_length", Arc::new(Int64Array::from(vec![100, 2])) as _),
+        ])
+        .expect("batch");
+        let mut p = params(10, None);
+        p.text_length_field = Some("text_length".into());
+        let v = run(p, b);
+        assert_eq!(v.dropped(), &[(1, TOO_SHORT)]);
+    }
+
+    #[test]
+    fn max_below_min_is_a_config_error() {
+        assert!(params(10, Some(5)).check().is_err());
+        assert!(params(5, Some(5)).check().is_ok());
+    }
+}

@@ -1,0 +1,37 @@
+"""Mega Data Factory: turns web-scale raw data into pretraining data.
+
+The engine is Rust (``mega_data_factory._native``); this package is its Python front: the
+``mdf`` CLI, :func:`run` / :func:`validate`, and the operator extension API.
+"""
+
+from ._native import (
+    ConfigError,
+    DataError,
+    InternalError,
+    MdfBaseError,
+    OperatorError,
+    StorageError,
+)
+from ._native import __version__ as __version__
+from .api import describe, list_components, run, validate
+from .operators import BatchFilter, BatchRefiner, Filter, Operator, Refiner
+from .registry import OperatorRegistry
+
+__all__ = [
+    "BatchFilter",
+    "BatchRefiner",
+    "ConfigError",
+    "DataError",
+    "Filter",
+    "InternalError",
+    "MdfBaseError",
+    "Operator",
+    "OperatorError",
+    "OperatorRegistry",
+    "Refiner",
+    "StorageError",
+    "describe",
+    "list_components",
+    "run",
+    "validate",
+]

@@ -1,0 +1,105 @@
+"""The Python API: ``run(config, **overrides)`` and ``validate(config)``.
+
+A config is a YAML file path or a dict in the same schema. Overrides are the CLI's:
+``max_samples``, ``batch_size``, ``workers``, ``overwrite``, ``progress`` and ``set`` (a list of
+``dotted.key=value`` strings).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from . import _native
+from .registry import OperatorRegistry
+
+ConfigLike = str | os.PathLike | dict
+
+
+def _load(config: ConfigLike) -> tuple[str, str]:
+    """Returns (text, name) of a config given as a path or a dict."""
+    if isinstance(config, dict):
+        return json.dumps(config, indent=1), "<dict config>"
+    path = Path(config)
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except FileNotFoundError:
+        raise _native.ConfigError(f"config file not found: {path}") from None
+    except OSError as e:
+        raise _native.ConfigError(f"cannot read config {path}: {e}") from None
+
+
+def _import_modules(text: str, name: str) -> None:
+    for module in _native.imports_of(text, name):
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise _native.ConfigError(f"{name}: imports: cannot import {module!r}: {e}") from e
+
+
+def _overrides(max_samples: int | None, batch_size: int | None, set: list[str] | None) -> list[str]:
+    out = list(set or [])
+    if max_samples is not None:
+        out.append(f"executor.max_samples={int(max_samples)}")
+    if batch_size is not None:
+        out.append(f"executor.batch_size={int(batch_size)}")
+    return out
+
+
+def validate(
+    config: ConfigLike,
+    *,
+    max_samples: int | None = None,
+    batch_size: int | None = None,
+    set: list[str] | None = None,
+) -> dict[str, Any]:
+    """Resolves and plans a config without running it. Returns the resolved config and the
+    number of shards; raises :class:`ConfigError` naming the key and line on a bad config."""
+    text, name = _load(config)
+    _import_modules(text, name)
+    out = _native.validate(
+        text, name, _overrides(max_samples, batch_size, set), OperatorRegistry._native_specs()
+    )
+    return json.loads(out)
+
+
+def run(
+    config: ConfigLike,
+    *,
+    max_samples: int | None = None,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    overwrite: bool = False,
+    progress: str = "auto",
+    set: list[str] | None = None,
+) -> dict[str, Any]:
+    """Runs a pipeline on the local executor and returns its stats (as in ``stats.json``).
+
+    An existing run directory is resumed (completed shards are skipped) unless
+    ``overwrite=True``.
+    """
+    text, name = _load(config)
+    _import_modules(text, name)
+    out = _native.run(
+        text,
+        name,
+        _overrides(max_samples, batch_size, set),
+        workers,
+        overwrite,
+        progress,
+        OperatorRegistry._native_specs(),
+    )
+    return json.loads(out)
+
+
+def list_components() -> list[dict[str, str]]:
+    """Every loader, operator and writer: ``[{name, kind, summary}]``."""
+    return json.loads(_native.list_components(OperatorRegistry._native_specs()))
+
+
+def describe(name: str) -> dict[str, Any]:
+    """A component's summary and the JSON schema of its params."""
+    return json.loads(_native.describe(name, OperatorRegistry._native_specs()))

@@ -1,0 +1,201 @@
+"""The ``mdf`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from . import _native, api
+
+EPILOG = """examples:
+  mdf run -c configs/quickstart.yaml
+  mdf run -c pipeline.yaml --workers 8 --max-samples 10000 --set executor.batch_size=5000
+  mdf validate -c pipeline.yaml
+  mdf ops list
+  mdf ops describe text_length_filter
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mdf",
+        description="Mega Data Factory: run data pipelines for foundation-model pretraining.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-V", "--version", action="version", version=f"mdf {_native.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def config_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("-c", "--config", required=True, help="pipeline YAML file")
+        sp.add_argument("--max-samples", type=int, help="exact cap on input records")
+        sp.add_argument("--batch-size", type=int, help="records per batch")
+        sp.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config value by dotted path, e.g. "
+            "stages.0.operators.0.params.min_length=100 (repeatable)",
+        )
+
+    run = sub.add_parser(
+        "run",
+        help="run a pipeline (resumes an existing run directory)",
+        description="Run a pipeline on the local executor. Output goes to the writer's "
+        "output_path; engine state, stats.json and rejects/ go to <output_path>/_mdf/. "
+        "Rerunning resumes: completed shards are skipped.",
+    )
+    config_args(run)
+    run.add_argument("--workers", type=int, help="worker threads (default: all cores)")
+    run.add_argument(
+        "--overwrite", action="store_true", help="discard an existing run and start over"
+    )
+    run.add_argument(
+        "--progress",
+        choices=["auto", "log", "off"],
+        default="auto",
+        help="progress bar on a terminal (auto), log lines, or nothing",
+    )
+    run.add_argument("--json", action="store_true", help="print the run stats as JSON on stdout")
+
+    val = sub.add_parser("validate", help="check a config without running it")
+    config_args(val)
+
+    ops = sub.add_parser("ops", help="list or describe operators, loaders and writers")
+    ops_sub = ops.add_subparsers(dest="ops_command", metavar="ACTION")
+    ops_sub.add_parser("list", help="every component by its config name")
+    desc = ops_sub.add_parser("describe", help="a component's params with defaults and docs")
+    desc.add_argument("name")
+    return p
+
+
+def _print_summary(stats: dict[str, Any]) -> None:
+    err = sys.stderr
+    n_in, n_out = stats["input_records"], stats["output_records"]
+    removed = n_in - n_out
+    pct = 100.0 * removed / n_in if n_in else 0.0
+    wall = stats.get("wall_seconds", 0.0) or 0.0
+    rate = n_in / wall if wall else 0.0
+    print(
+        f"Done: {n_in} input, {n_out} output (removed {removed}, {pct:.1f}%) "
+        f"in {wall:.2f}s wall ({rate:,.0f} records/s) with {stats['workers']} workers; "
+        f"{stats['shards_total']} shards ({stats['shards_resumed']} resumed)",
+        file=err,
+    )
+    if stats.get("rejected_records"):
+        print(
+            f"Rejected: {stats['rejected_records']} (see {stats['run_dir']}/_mdf/rejects/)",
+            file=err,
+        )
+    rows = [("stage", "operator", "in", "out", "pass%", "dropped", "errors", "cpu s", "rec/s")]
+    for op in stats["operators"]:
+        dropped = ", ".join(f"{k}={v}" for k, v in sorted(op["dropped"].items())) or "-"
+        pass_pct = 100.0 * op["out"] / op["in"] if op["in"] else 100.0
+        rps = op["in"] / op["seconds"] if op["seconds"] else 0.0
+        rows.append(
+            (
+                op["stage"],
+                op["name"],
+                str(op["in"]),
+                str(op["out"]),
+                f"{pass_pct:.1f}",
+                dropped,
+                str(op["errors"]),
+                f"{op['seconds']:.3f}",
+                f"{rps:,.0f}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)), file=err)
+    print(f"Stats: {stats['run_dir']}/_mdf/stats.json", file=err)
+
+
+def _describe(name: str) -> None:
+    info = api.describe(name)
+    print(f"{info['name']} ({info['kind']})")
+    print(f"  {info['summary']}")
+    schema = info.get("params_schema") or {}
+    props = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    if not props:
+        print(
+            "\nparams: none declared"
+            if info["kind"] not in ("filter", "refiner") or "description" not in schema
+            else f"\nparams: {schema['description']}"
+        )
+        return
+    print("\nparams:")
+    for key, spec in props.items():
+        kind = spec.get("type") or spec.get("anyOf") or spec.get("oneOf") or spec.get("$ref", "")
+        if isinstance(kind, list):
+            kind = " | ".join(
+                k.get("type", k.get("$ref", "?")) if isinstance(k, dict) else str(k) for k in kind
+            )
+        default = "required" if key in required else f"default: {json.dumps(spec.get('default'))}"
+        print(f"  {key}  ({kind}; {default})")
+        for line in (spec.get("description") or "").splitlines():
+            print(f"      {line}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            stats = api.run(
+                args.config,
+                max_samples=args.max_samples,
+                batch_size=args.batch_size,
+                workers=args.workers,
+                overwrite=args.overwrite,
+                progress=args.progress,
+                set=args.set,
+            )
+            _print_summary(stats)
+            if args.json:
+                print(json.dumps(stats, indent=2))
+        elif args.command == "validate":
+            out = api.validate(
+                args.config,
+                max_samples=args.max_samples,
+                batch_size=args.batch_size,
+                set=args.set,
+            )
+            cfg = out["config"]
+            ops = [
+                f"{s['name']}/{o['name']}"
+                for s in cfg["stages"]
+                for o in s["operators"]
+                if o["enabled"]
+            ]
+            print(
+                f"{args.config}: OK — {cfg['data_loader']['type']} ({out['shards']} shards) -> "
+                f"{' -> '.join(ops) or '(no operators)'} -> {cfg['data_writer']['type']}"
+            )
+        elif args.command == "ops":
+            if args.ops_command == "list":
+                rows = api.list_components()
+                width = max(len(r["name"]) for r in rows)
+                for r in rows:
+                    print(f"{r['name'].ljust(width)}  {r['kind']:<8}  {r['summary']}")
+            elif args.ops_command == "describe":
+                _describe(args.name)
+            else:
+                parser.parse_args(["ops", "--help"])
+        else:
+            parser.print_help()
+        return 0
+    except KeyboardInterrupt:
+        print("Interrupted by user; rerun the same command to resume.", file=sys.stderr)
+        return 1
+    except _native.MdfBaseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

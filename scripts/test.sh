@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs the package with its test dependencies,
+# then runs format/lint checks, the Rust tests and the Python tests.
+#   bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+echo "== install (pip install '.[test]': builds the Rust engine)"
+"$PY" -m pip install --quiet --upgrade pip
+"$PY" -m pip install --quiet '.[test]'
+
+echo "== rustfmt, clippy, ruff"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+"$PY" -m ruff check python tests benchmarks scripts
+"$PY" -m ruff format --check python tests benchmarks scripts
+
+echo "== cargo test"
+# The PyO3 crate is tested through Python (it links against the interpreter).
+cargo test --workspace --exclude mdf-python
+
+echo "== pytest"
+# Run from a scratch directory so the installed package (not ./python) is what is tested.
+cd tests && "$PY" -m pytest -q -p no:cacheprovider .

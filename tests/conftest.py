@@ -1,0 +1,75 @@
+"""Shared helpers: write JSONL inputs and configs into a temporary directory."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_jsonl(path: Path, records: list[dict] | list[str], compress: bool | None = None) -> Path:
+    """Writes records (dicts, or raw lines as strings) as JSONL; gzip when the name ends .gz."""
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records]
+    data = ("\n".join(lines) + "\n").encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compress or (compress is None and path.suffix == ".gz"):
+        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            gz.write(data)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def docs(n: int, start: int = 0) -> list[dict]:
+    """n documents with lengths spread over 0..~400 characters."""
+    out = []
+    for i in range(start, start + n):
+        words = " ".join(f"w{(i * 7 + k) % 97}" for k in range(i % 60))
+        out.append({"id": f"d{i:06d}", "url": f"https://example.org/{i}", "text": words})
+    return out
+
+
+def config(
+    input_glob: str | Path,
+    output: Path,
+    operators: list[dict] | None = None,
+    writer: str = "ParquetDataWriter",
+    loader: str = "JsonlLoader",
+    executor: dict | None = None,
+    **extra,
+) -> dict:
+    if operators is None:
+        operators = [{"name": "text_length_filter", "params": {"min_length": 50}}]
+    cfg = {
+        "data_loader": {"type": loader, "params": {"paths": str(input_glob)}},
+        "stages": [{"name": "main", "operators": operators}],
+        "data_writer": {"type": writer, "params": {"output_path": str(output)}},
+        "executor": executor or {"batch_size": 100},
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def output_files(run_dir: Path) -> dict[str, bytes]:
+    """Data files of a run directory by name, with their bytes."""
+    return {p.name: p.read_bytes() for p in sorted(run_dir.glob("part-*"))}
+
+
+def stats_of(run_dir: Path) -> dict:
+    return json.loads((run_dir / "_mdf" / "stats.json").read_text())
+
+
+def rejects_of(run_dir: Path) -> list[dict]:
+    out = []
+    for p in sorted((run_dir / "_mdf" / "rejects").glob("*.jsonl")):
+        out.extend(json.loads(line) for line in p.read_text().splitlines())
+    return out
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
