@@ -30,12 +30,13 @@ from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.filters import LambdaFilter
 from datatrove.pipeline.writers import ParquetWriter
-data, out, tasks = sys.argv[1], sys.argv[2], int(sys.argv[3])
+data, out, tasks, codec = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+codec = None if codec == "none" else codec
 LocalPipelineExecutor(
     pipeline=[
         JsonlReader(data, glob_pattern="*.jsonl.gz"),
         LambdaFilter(lambda doc: {lo} <= len(doc.text) <= {hi}),
-        ParquetWriter(out),
+        ParquetWriter(out, compression=codec),
     ],
     tasks=tasks, workers=1, logging_dir=out + "_logs",
 ).run()
@@ -54,7 +55,7 @@ def measure(cmd: list[str], env: dict | None = None) -> dict:
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024}
 
 
-def mdf_config(data: Path, out: Path, workers: int) -> Path:
+def mdf_config(data: Path, out: Path, workers: int, codec: str) -> Path:
     cfg = {
         "data_loader": {"type": "JsonlLoader", "params": {"paths": str(data / "*.jsonl.gz")}},
         "stages": [
@@ -68,7 +69,10 @@ def mdf_config(data: Path, out: Path, workers: int) -> Path:
                 ],
             }
         ],
-        "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
+        "data_writer": {
+            "type": "ParquetDataWriter",
+            "params": {"output_path": str(out), "compression": codec},
+        },
         "executor": {"batch_size": 4096, "num_workers": workers},
     }
     path = out.parent / f"{out.name}.json"
@@ -76,9 +80,9 @@ def mdf_config(data: Path, out: Path, workers: int) -> Path:
     return path
 
 
-def run_mdf(data: Path, out: Path, workers: int) -> dict:
+def run_mdf(data: Path, out: Path, workers: int, codec: str) -> dict:
     shutil.rmtree(out, ignore_errors=True)
-    cfg = mdf_config(data, out, workers)
+    cfg = mdf_config(data, out, workers, codec)
     m = measure(
         [shutil.which("mdf") or "mdf", "run", "-c", str(cfg), "--overwrite", "--progress", "off"]
     )
@@ -87,10 +91,14 @@ def run_mdf(data: Path, out: Path, workers: int) -> dict:
     return m
 
 
-def run_datatrove(data: Path, out: Path, tasks: int) -> dict:
+def run_datatrove(data: Path, out: Path, tasks: int, codec: str) -> dict:
+    import pyarrow.parquet as pq
+
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(str(out) + "_logs", ignore_errors=True)
-    return measure([sys.executable, "-c", DATATROVE, str(data), str(out), str(tasks)])
+    m = measure([sys.executable, "-c", DATATROVE, str(data), str(out), str(tasks), codec])
+    m["kept"] = sum(pq.read_metadata(p).num_rows for p in out.rglob("*.parquet"))
+    return m
 
 
 def generate(data: Path, docs: int, files: int) -> None:
@@ -120,6 +128,12 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=8)
     ap.add_argument("--work", type=Path, default=HERE / "data")
     ap.add_argument("--skip-datatrove", action="store_true")
+    ap.add_argument(
+        "--compression",
+        default="snappy",
+        choices=["snappy", "zstd", "lz4", "none"],
+        help="Parquet codec for both tools (default: datatrove's default, snappy)",
+    )
     args = ap.parse_args()
     data = args.work / "length_filter_input"
     small = args.work / "length_filter_input_quarter"
@@ -129,12 +143,16 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     rows = {}
-    rows["mdf, 1 worker"] = run_mdf(data, out / "mdf1", 1)
-    rows["mdf, 2 workers"] = run_mdf(data, out / "mdf2", 2)
-    rows["mdf, 1 worker, 1/4 input"] = run_mdf(small, out / "mdf_small", 1)
+    codec = args.compression
+    rows["mdf, 1 worker"] = run_mdf(data, out / "mdf1", 1, codec)
+    rows["mdf, 2 workers"] = run_mdf(data, out / "mdf2", 2, codec)
+    rows["mdf, 1 worker, 1/4 input"] = run_mdf(small, out / "mdf_small", 1, codec)
     if not args.skip_datatrove:
-        rows["datatrove, 1 worker"] = run_datatrove(data, out / "datatrove", args.files)
+        rows["datatrove, 1 worker"] = run_datatrove(data, out / "datatrove", args.files, codec)
         rows["datatrove, 1 worker"]["docs"] = args.docs
+        kept = {name: m["kept"] for name, m in rows.items() if "1/4" not in name}
+        if len(set(kept.values())) != 1:
+            sys.exit(f"the runs kept different numbers of documents: {kept}")
 
     print(
         f"\nJSONL.gz -> length filter [{MIN_LEN}, {MAX_LEN}] -> Parquet; "
