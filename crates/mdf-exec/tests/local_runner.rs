@@ -1,6 +1,7 @@
 //! The local executor end to end on real files: determinism across worker counts, resume after
-#![allow(clippy::unwrap_used)] // test helpers: a failed set-up step should fail the test loudly
 //! an interrupted shard, and panics turned into errors.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up step should fail the test loudly
 
 use std::collections::BTreeMap;
 use std::io::Write;
