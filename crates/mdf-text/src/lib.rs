@@ -1,11 +1,18 @@
 //! Text operators of Mega Data Factory, one file per operator. Each file holds the operator's
 //! params, its docs and its tests; [`register`] is the only list of them.
 
+mod punycode;
 mod text_length_filter;
+mod tld_extract;
+mod url_filter;
+mod url_lists;
+mod url_words;
 
 pub use text_length_filter::{TextLengthFilter, TextLengthFilterParams};
+pub use url_filter::{UrlFilter, UrlFilterParams};
 
 /// Registers every text operator.
 pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_operator::<TextLengthFilter>();
+    registry.register_operator::<UrlFilter>();
 }

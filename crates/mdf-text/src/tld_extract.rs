@@ -1,0 +1,231 @@
+//! Host, registered domain and FQDN of a URL, decided exactly as `tldextract` 5.4 does it with its
+//! bundled Public Suffix List snapshot and `include_psl_private_domains=False` (the configuration
+//! datatrove's `URLFilter` uses). The PSL is compiled in (`assets/public_suffix_list.dat`, pinned
+//! version and hash in `assets/README.md`); only its ICANN section is used.
+//!
+//! Reproduced quirks: the host keeps its case and its punycode (only the suffix lookup lower-cases
+//! and decodes labels); userinfo, port and trailing root dots are removed; the ideographic dots
+//! `。．｡` separate labels; a URL without `scheme://` is parsed as if it started with the host. One
+//! knowing difference: an `xn--` label is punycode-decoded without IDNA 2008 validation (idna's
+//! `check_label` and canonical re-encoding). It only matters when an invalid A-label decodes to a
+//! PSL label, which valid PSL labels make unlikely.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+const PSL: &str = include_str!("../assets/public_suffix_list.dat");
+
+#[derive(Default)]
+struct Node {
+    children: HashMap<String, Node>,
+    end: bool,
+}
+
+/// The ICANN part of the PSL as a trie of reversed labels (tldextract's `Trie`).
+struct SuffixTrie {
+    root: Node,
+}
+
+fn trie() -> &'static SuffixTrie {
+    static TRIE: OnceLock<SuffixTrie> = OnceLock::new();
+    TRIE.get_or_init(|| {
+        let icann = PSL
+            .split("// ===BEGIN PRIVATE DOMAINS===")
+            .next()
+            .unwrap_or_default();
+        let mut root = Node::default();
+        for line in icann.lines() {
+            // tldextract's regex `^[.*!]*\w\S*`: a rule is the first word of a line that does not
+            // start with a comment or a blank.
+            let rule = line.split(char::is_whitespace).next().unwrap_or_default();
+            let first_word = rule.trim_start_matches(['.', '*', '!']).chars().next();
+            if !first_word.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let mut node = &mut root;
+            for label in rule.rsplit('.') {
+                node = node.children.entry(label.to_owned()).or_default();
+            }
+            node.end = true;
+        }
+        SuffixTrie { root }
+    })
+}
+
+/// tldextract's `_decode_punycode`: lower-case, then decode an `xn--` label when it decodes.
+fn decode_label(label: &str) -> Cow<'_, str> {
+    let lowered: Cow<'_, str> = if label.chars().any(|c| c.to_lowercase().ne(Some(c))) {
+        Cow::Owned(label.to_lowercase())
+    } else {
+        Cow::Borrowed(label)
+    };
+    if let Some(rest) = lowered.strip_prefix("xn--") {
+        if !rest.is_empty() && !rest.ends_with('-') {
+            if let Some(decoded) = crate::punycode::decode(rest) {
+                return Cow::Owned(decoded);
+            }
+        }
+    }
+    lowered
+}
+
+impl SuffixTrie {
+    /// Index of the first label of the public suffix, `None` when there is none.
+    fn suffix_index(&self, labels: &[&str]) -> Option<usize> {
+        let n = labels.len();
+        let (mut node, mut suffix_idx, mut label_idx) = (&self.root, n, n);
+        for label in labels.iter().rev() {
+            let decoded = decode_label(label);
+            if let Some(child) = node.children.get(decoded.as_ref()) {
+                label_idx -= 1;
+                node = child;
+                if node.end {
+                    suffix_idx = label_idx;
+                }
+                continue;
+            }
+            if node.children.contains_key("*") {
+                let exception = node.children.contains_key(&format!("!{decoded}"));
+                return Some(if exception { label_idx } else { label_idx - 1 });
+            }
+            break;
+        }
+        (suffix_idx != n).then_some(suffix_idx)
+    }
+}
+
+/// Python's `str.isspace` (Rust's `char::is_whitespace` lacks U+001C..U+001F).
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+fn is_scheme_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
+}
+
+/// tldextract's `_schemeless_url`.
+fn schemeless(url: &str) -> &str {
+    match url.find("//") {
+        None => url,
+        Some(0) => &url[2..],
+        Some(i) => {
+            let b = url.as_bytes();
+            if i < 2 || b[i - 1] != b':' || !b[..i - 1].iter().copied().all(is_scheme_byte) {
+                url
+            } else {
+                &url[i + 2..]
+            }
+        }
+    }
+}
+
+/// tldextract's `lenient_netloc`: the host of a URL-like string, case preserved.
+pub fn lenient_netloc(url: &str) -> &str {
+    let rest = schemeless(url);
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let after_userinfo = match authority.rfind('@') {
+        Some(p) => &authority[p + 1..],
+        None => authority,
+    };
+    if after_userinfo.starts_with('[') {
+        if let Some(p) = after_userinfo.find(']') {
+            return &after_userinfo[..=p];
+        }
+    }
+    let host = after_userinfo.split(':').next().unwrap_or_default();
+    host.trim_matches(py_space)
+        .trim_end_matches(['.', '\u{3002}', '\u{ff0e}', '\u{ff61}'])
+}
+
+/// The parts of a host that the URL filters compare with their lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostParts<'a> {
+    /// Registered domain (`domain.suffix`), empty when the host has no public suffix or no label
+    /// before it (IP addresses, `localhost`, a bare suffix).
+    pub registered_domain: Cow<'a, str>,
+    /// Full host (`subdomain.domain.suffix`), empty exactly when `registered_domain` is.
+    pub fqdn: Cow<'a, str>,
+}
+
+/// Splits a host (as returned by [`lenient_netloc`]) like tldextract's `_extract_netloc`.
+pub fn split_host(netloc: &str) -> HostParts<'_> {
+    let host: Cow<'_, str> = if netloc.contains(['\u{3002}', '\u{ff0e}', '\u{ff61}']) {
+        Cow::Owned(netloc.replace(['\u{3002}', '\u{ff0e}', '\u{ff61}'], "."))
+    } else {
+        Cow::Borrowed(netloc)
+    };
+    let empty = HostParts {
+        registered_domain: Cow::Borrowed(""),
+        fqdn: Cow::Borrowed(""),
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    let Some(psi) = trie().suffix_index(&labels) else {
+        return empty;
+    };
+    if psi == 0 || labels[psi - 1].is_empty() {
+        return empty;
+    }
+    // Byte offset where label `psi - 1` starts: the registered domain runs from there.
+    let start: usize = labels[..psi - 1].iter().map(|l| l.len() + 1).sum();
+    let subdomain_empty = psi == 1 || (psi == 2 && labels[0].is_empty());
+    let fqdn_start = if subdomain_empty { start } else { 0 };
+    match host {
+        Cow::Borrowed(h) => HostParts {
+            registered_domain: Cow::Borrowed(&h[start..]),
+            fqdn: Cow::Borrowed(&h[fqdn_start..]),
+        },
+        Cow::Owned(h) => HostParts {
+            registered_domain: Cow::Owned(h[start..].to_owned()),
+            fqdn: Cow::Owned(h[fqdn_start..].to_owned()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(url: &str) -> (String, String) {
+        let p = split_host(lenient_netloc(url));
+        (p.registered_domain.into_owned(), p.fqdn.into_owned())
+    }
+
+    #[test]
+    fn registered_domain_and_fqdn_follow_the_psl() {
+        let s = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(
+            parts("http://forums.bbc.co.uk/x"),
+            s("bbc.co.uk", "forums.bbc.co.uk")
+        );
+        assert_eq!(
+            parts("https://a.b.Example.COM:8080/"),
+            s("Example.COM", "a.b.Example.COM")
+        );
+        assert_eq!(
+            parts("user:pw@www.test.com?q"),
+            s("test.com", "www.test.com")
+        );
+        assert_eq!(parts("http://127.0.0.1:80/"), s("", ""));
+        assert_eq!(parts("http://localhost/"), s("", ""));
+        assert_eq!(parts("http://co.uk/"), s("", ""));
+        assert_eq!(
+            parts("http://x.blogspot.com/"),
+            s("blogspot.com", "x.blogspot.com")
+        );
+        // wildcard `*.ck` with the exception `!www.ck`
+        assert_eq!(parts("http://a.b.ck/"), s("a.b.ck", "a.b.ck"));
+        assert_eq!(parts("http://www.ck/"), s("www.ck", "www.ck"));
+        // punycode and unicode suffixes, ideographic dots, trailing root dot
+        assert_eq!(
+            parts("http://x.xn--55qx5d.cn/"),
+            s("x.xn--55qx5d.cn", "x.xn--55qx5d.cn")
+        );
+        assert_eq!(parts("http://a.例子。中国/"), s("例子.中国", "a.例子.中国"));
+        assert_eq!(
+            parts("http://www.example.com./"),
+            s("example.com", "www.example.com")
+        );
+        assert_eq!(parts("//.foo.com/"), s("foo.com", "foo.com"));
+    }
+}

@@ -1,0 +1,596 @@
+//! `url_filter`: drops records by their URL, in one of two modes.
+//!
+//! **`mode: fineweb`** reproduces datatrove 0.10.1's `URLFilter` (FineWeb v1, RefinedWeb-style;
+//! text-recipes.md §1.3). Six rules, the first that fires names the drop reason: `domain` (the
+//! registered domain, public-suffix aware like tldextract, is blocklisted), `subdomain` (the full
+//! host is), `url` (the exact URL string is in the URL blocklist), `hard_blacklisted` (a banned word
+//! is a URL token; tokens are the runs of `[a-zA-Z0-9]`, **not** lower-cased, as in datatrove),
+//! `soft_blacklisted` (at least `soft_word_threshold` distinct soft words are tokens) and
+//! `blacklisted_subword` (a banned sub-word occurs in the URL reduced to lower-cased
+//! `[a-z0-9]`; Aho-Corasick). Blocklist entries and hosts are compared case-sensitively, as
+//! datatrove does. The built-in word lists are datatrove's; the UT1 domain/URL lists are not
+//! shipped (too large) and are read from `blocklist_paths` / `url_blocklist_paths`.
+//! A record without a URL (null, empty or no column) fails datatrove's `assert`; here it is
+//! rejected (`missing_field`) unless `missing_url` says otherwise. Known differences: blank lines
+//! and words that normalise to nothing are skipped (datatrove keeps the empty entry), and `xn--`
+//! labels are decoded without IDNA validation (see `tld_extract`). Details: docs/parity.md.
+//!
+//! **`mode: weighted`** (the default, for the seed's configs) keeps the seed's params and its
+//! score `min(1, 0.8·max(w) + min(Σw/3, 0.2))` with the fixes of seed-system.md §10 item 13: words
+//! match whole URL tokens (lower-cased runs of letters and digits; `free-money` matches the tokens
+//! `free money` in sequence), so `essex`, `sussex`, `hackernews`, `adulthood` and `slots` no
+//! longer match `sex`, `hack`, `adult` or `slot`; domains are compared by host without port or
+//! userinfo and, with `check_subdomains`, through its parents down to the registered domain (never
+//! a bare public suffix); and the drop reason names the rule: `domain`, `subdomain`,
+//! `word_score`, `quality_source`. Records without a URL are kept, as in the seed.
+//!
+//! Both modes can drop curated high-quality domains (`exclude_quality_sources`, reason
+//! `quality_source`, checked last). All lists and automata are built once per operator instance;
+//! big blocklists are shared by all instances in the process.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use aho_corasick::AhoCorasick;
+use arrow::record_batch::RecordBatch;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use mdf_core::batch::{str_column, StrLookup};
+use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
+
+use crate::tld_extract::{lenient_netloc, split_host};
+use crate::url_lists::{self, HashedSet};
+
+/// Which semantics `url_filter` applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UrlFilterMode {
+    /// datatrove 0.10.1 `URLFilter` (FineWeb): blocklists plus hard, soft and sub-word lists.
+    Fineweb,
+    /// The seed's severity-weighted word score, with token matching and PSL-aware domains.
+    #[default]
+    Weighted,
+}
+
+/// What to do with a record whose URL is null, empty or absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingUrl {
+    /// Send it to rejects as bad input (`missing_field: ...`).
+    Reject,
+    /// Keep it.
+    Keep,
+    /// Drop it with the reason `missing_url`.
+    Drop,
+}
+
+/// Params of `url_filter`. Params marked "fineweb" or "weighted" belong to that mode only; setting
+/// one in the other mode is a config error.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UrlFilterParams {
+    /// `fineweb` (datatrove's URLFilter, use it for FineWeb/RefinedWeb recipes) or `weighted`
+    /// (the seed's scoring). Default: `weighted`.
+    #[serde(default)]
+    pub mode: UrlFilterMode,
+    /// Column holding the URL. Default: `url`.
+    #[serde(default = "default_url_field")]
+    pub url_field: String,
+    /// Records with a null, empty or missing URL: `reject`, `keep` or `drop`. Default: `reject` in
+    /// fineweb mode (datatrove fails on them), `keep` in weighted mode (as the seed).
+    #[serde(default)]
+    pub missing_url: Option<MissingUrl>,
+    /// Domain blocklist files, UT1 format (one domain per line, `#` comments, `.gz` allowed).
+    /// Fineweb compares entries as written; weighted lower-cases them. Alias:
+    /// `domain_blocklist_paths`. Default: none.
+    #[serde(default, alias = "domain_blocklist_paths")]
+    pub blocklist_paths: Vec<String>,
+    /// Domains to block, in addition to the files (datatrove's `extra_domains`). Default: none.
+    #[serde(default, alias = "extra_domains")]
+    pub blocklist_domains: Vec<String>,
+    /// fineweb: URL blocklist files (UT1 `urls`), matched against the exact URL string.
+    /// Default: none.
+    #[serde(default)]
+    pub url_blocklist_paths: Vec<String>,
+    /// fineweb: URLs to block, in addition to the files (datatrove's `extra_urls`). Default: none.
+    #[serde(default, alias = "extra_urls")]
+    pub blocklist_urls: Vec<String>,
+    /// fineweb: extra hard banned words (normalised to lower-case `[a-z0-9]`). Default: none.
+    #[serde(default)]
+    pub banned_words: Vec<String>,
+    /// fineweb: extra soft banned words. Default: none.
+    #[serde(default)]
+    pub soft_banned_words: Vec<String>,
+    /// fineweb: extra banned sub-words. Default: none.
+    #[serde(default)]
+    pub banned_subwords: Vec<String>,
+    /// fineweb: minimum number of distinct soft words that drops a URL. Default: 2.
+    #[serde(default)]
+    pub soft_word_threshold: Option<u32>,
+    /// fineweb: include datatrove's built-in hard, soft and sub-word lists (203, 87 and 134
+    /// words). Unlike datatrove this does not bring the UT1 blocklists, which are not shipped.
+    /// Default: true.
+    #[serde(default)]
+    pub use_integrated_lists: Option<bool>,
+    /// weighted: word → weight in [0, 1], added to (or overriding) the defaults. Default: none.
+    #[serde(default)]
+    pub word_weights: Option<BTreeMap<String, f64>>,
+    /// weighted: start from the seed's 29 default word weights. Default: true.
+    #[serde(default)]
+    pub use_default_words: Option<bool>,
+    /// weighted: drop when the word score is ≥ this. Default: 0.5.
+    #[serde(default)]
+    pub score_threshold: Option<f64>,
+    /// weighted: also match the host's parent domains (down to the registered domain) against
+    /// the blocklist and the quality sources. Default: true.
+    #[serde(default)]
+    pub check_subdomains: Option<bool>,
+    /// Drop curated high-quality domains (Wikipedia, arXiv, GitHub, ...) so that they can come
+    /// from curated corpora instead (RefinedWeb §G.1.3). Default: false.
+    #[serde(default)]
+    pub exclude_quality_sources: bool,
+    /// Extra quality-source domains. Default: none.
+    #[serde(default)]
+    pub quality_source_domains: Option<Vec<String>>,
+    /// Start from the seed's 35 default quality sources. Default: true.
+    #[serde(default = "yes")]
+    pub use_default_quality_sources: bool,
+}
+
+fn default_url_field() -> String {
+    "url".to_owned()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl UrlFilterParams {
+    fn fineweb_only(&self) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        let mut note = |cond: bool, name| cond.then(|| set.push(name));
+        note(!self.url_blocklist_paths.is_empty(), "url_blocklist_paths");
+        note(!self.blocklist_urls.is_empty(), "blocklist_urls");
+        note(!self.banned_words.is_empty(), "banned_words");
+        note(!self.soft_banned_words.is_empty(), "soft_banned_words");
+        note(!self.banned_subwords.is_empty(), "banned_subwords");
+        note(self.soft_word_threshold.is_some(), "soft_word_threshold");
+        note(self.use_integrated_lists.is_some(), "use_integrated_lists");
+        set
+    }
+
+    fn weighted_only(&self) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        let mut note = |cond: bool, name| cond.then(|| set.push(name));
+        note(self.word_weights.is_some(), "word_weights");
+        note(self.use_default_words.is_some(), "use_default_words");
+        note(self.score_threshold.is_some(), "score_threshold");
+        note(self.check_subdomains.is_some(), "check_subdomains");
+        set
+    }
+}
+
+impl Params for UrlFilterParams {
+    fn check(&self) -> std::result::Result<(), String> {
+        let (wrong, mode, other) = match self.mode {
+            UrlFilterMode::Fineweb => (self.weighted_only(), "fineweb", "weighted"),
+            UrlFilterMode::Weighted => (self.fineweb_only(), "weighted", "fineweb"),
+        };
+        if !wrong.is_empty() {
+            return Err(format!(
+                "{} only appl{} to `mode: {other}`, but the mode is `{mode}`",
+                wrong.join(", "),
+                if wrong.len() == 1 { "ies" } else { "y" }
+            ));
+        }
+        if let Some(t) = self.score_threshold {
+            if !t.is_finite() {
+                return Err(format!("score_threshold must be a finite number, got {t}"));
+            }
+        }
+        for (word, w) in self.word_weights.iter().flatten() {
+            if !w.is_finite() || *w < 0.0 {
+                return Err(format!(
+                    "word_weights: `{word}` has weight {w}; use a number ≥ 0"
+                ));
+            }
+            if crate::url_words::tokens(&word.to_lowercase())
+                .next()
+                .is_none()
+            {
+                return Err(format!("word_weights: `{word}` has no letters or digits"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Drop reason codes (the fineweb ones are datatrove's).
+pub const DOMAIN: &str = "domain";
+pub const SUBDOMAIN: &str = "subdomain";
+pub const URL: &str = "url";
+pub const HARD_BLACKLISTED: &str = "hard_blacklisted";
+pub const SOFT_BLACKLISTED: &str = "soft_blacklisted";
+pub const BLACKLISTED_SUBWORD: &str = "blacklisted_subword";
+pub const WORD_SCORE: &str = "word_score";
+pub const QUALITY_SOURCE: &str = "quality_source";
+pub const MISSING_URL: &str = "missing_url";
+
+/// The seed's default word weights (seed-system.md §5).
+const DEFAULT_WORD_WEIGHTS: &[(&str, f64)] = &[
+    ("porn", 1.0),
+    ("xxx", 1.0),
+    ("nsfw", 1.0),
+    ("hentai", 1.0),
+    ("nude", 0.9),
+    ("naked", 0.9),
+    ("erotic", 0.9),
+    ("fetish", 0.9),
+    ("casino", 0.9),
+    ("gambling", 0.9),
+    ("gore", 0.9),
+    ("warez", 0.9),
+    ("sex", 0.8),
+    ("escort", 0.8),
+    ("betting", 0.8),
+    ("free-money", 0.8),
+    ("get-rich", 0.8),
+    ("poker", 0.7),
+    ("jackpot", 0.7),
+    ("adult", 0.6),
+    ("slot", 0.6),
+    ("torrent", 0.6),
+    ("pirate", 0.6),
+    ("webcam", 0.5),
+    ("hack", 0.5),
+    ("crack", 0.5),
+    ("click-here", 0.5),
+    ("limited-offer", 0.5),
+    ("buy-now", 0.4),
+];
+
+/// The seed's default quality-source domains (seed-system.md §5).
+const DEFAULT_QUALITY_SOURCES: &[&str] = &[
+    "wikipedia.org",
+    "wikimedia.org",
+    "wikidata.org",
+    "wikisource.org",
+    "wikibooks.org",
+    "wikiquote.org",
+    "wikinews.org",
+    "wikivoyage.org",
+    "wiktionary.org",
+    "arxiv.org",
+    "pubmed.gov",
+    "ncbi.nlm.nih.gov",
+    "scholar.google.com",
+    "semanticscholar.org",
+    "acm.org",
+    "ieee.org",
+    "springer.com",
+    "sciencedirect.com",
+    "nature.com",
+    "plos.org",
+    "github.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "sourceforge.net",
+    "stackoverflow.com",
+    "stackexchange.com",
+    "superuser.com",
+    "serverfault.com",
+    "askubuntu.com",
+    "mathoverflow.net",
+    "gutenberg.org",
+    "archive.org",
+    "openlibrary.org",
+    "britannica.com",
+    "encyclopedia.com",
+];
+
+/// A domain list: a shared (file) part and an inline part.
+struct DomainList {
+    files: Option<Arc<HashedSet>>,
+    inline: HashSet<String>,
+}
+
+impl DomainList {
+    fn build(paths: &[String], inline: &[String], lowercase: bool) -> Result<Self> {
+        let files = if paths.is_empty() {
+            None
+        } else {
+            Some(url_lists::shared_blocklist(paths, lowercase)?)
+        };
+        let inline = inline
+            .iter()
+            .filter_map(|d| url_lists::ut1_entry(d))
+            .map(|d| {
+                if lowercase {
+                    d.to_lowercase()
+                } else {
+                    d.to_owned()
+                }
+            })
+            .collect();
+        Ok(DomainList { files, inline })
+    }
+
+    fn contains(&self, s: &str) -> bool {
+        !s.is_empty()
+            && (self.inline.contains(s) || self.files.as_ref().is_some_and(|f| f.contains(s)))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.inline.is_empty() && self.files.as_ref().is_none_or(|f| f.is_empty())
+    }
+}
+
+/// Rules of fineweb mode.
+struct Fineweb {
+    urls: DomainList,
+    hard: HashSet<String>,
+    soft: HashMap<String, usize>,
+    soft_threshold: usize,
+    subwords: Option<AhoCorasick>,
+    /// Scratch buffers reused across records.
+    normalized: String,
+    soft_seen: Vec<usize>,
+}
+
+/// Rules of weighted mode.
+struct Weighted {
+    words: crate::url_words::WordWeights,
+    threshold: f64,
+}
+
+enum Rules {
+    Fineweb(Box<Fineweb>),
+    Weighted(Weighted),
+}
+
+pub struct UrlFilter {
+    url_field: String,
+    missing_url: MissingUrl,
+    check_subdomains: bool,
+    domains: DomainList,
+    quality: Option<HashSet<String>>,
+    rules: Rules,
+}
+
+impl Component for UrlFilter {
+    type Built = dyn Operator;
+    type Params = UrlFilterParams;
+    const NAME: &'static str = "url_filter";
+    const KIND: OperatorKind = OperatorKind::Filter;
+    const SUMMARY: &'static str =
+        "Drop records by URL: FineWeb/datatrove blocklists and word lists, or the seed's weighted word score";
+
+    fn build(p: UrlFilterParams) -> Result<Box<dyn Operator>> {
+        let fineweb = p.mode == UrlFilterMode::Fineweb;
+        let domains = DomainList::build(&p.blocklist_paths, &p.blocklist_domains, !fineweb)?;
+        let quality = p.exclude_quality_sources.then(|| {
+            let defaults = DEFAULT_QUALITY_SOURCES.iter().map(|d| d.to_string());
+            let defaults = defaults.filter(|_| p.use_default_quality_sources);
+            let extra = p.quality_source_domains.iter().flatten();
+            defaults
+                .chain(extra.map(|d| url_lists::py_strip(d).to_lowercase()))
+                .filter(|d| !d.is_empty())
+                .collect()
+        });
+        let rules = if fineweb {
+            Rules::Fineweb(Box::new(Fineweb::build(&p)?))
+        } else {
+            let mut weights: Vec<(String, f64)> = Vec::new();
+            if p.use_default_words.unwrap_or(true) {
+                weights.extend(
+                    DEFAULT_WORD_WEIGHTS
+                        .iter()
+                        .map(|(w, x)| (w.to_string(), *x)),
+                );
+            }
+            for (w, x) in p.word_weights.iter().flatten() {
+                weights.push((w.clone(), *x));
+            }
+            Rules::Weighted(Weighted {
+                words: crate::url_words::WordWeights::new(&weights),
+                threshold: p.score_threshold.unwrap_or(0.5),
+            })
+        };
+        Ok(Box::new(UrlFilter {
+            url_field: p.url_field,
+            missing_url: p.missing_url.unwrap_or(if fineweb {
+                MissingUrl::Reject
+            } else {
+                MissingUrl::Keep
+            }),
+            check_subdomains: p.check_subdomains.unwrap_or(true),
+            domains,
+            quality,
+            rules,
+        }))
+    }
+}
+
+impl Fineweb {
+    fn build(p: &UrlFilterParams) -> Result<Self> {
+        let integrated = p.use_integrated_lists.unwrap_or(true);
+        let words = |builtin: &str, extra: &[String]| {
+            let mut set = HashSet::new();
+            if integrated {
+                url_lists::parse_words(builtin.lines(), &mut set);
+            }
+            url_lists::parse_words(extra.iter().map(String::as_str), &mut set);
+            set
+        };
+        let hard = words(url_lists::BANNED_WORDS, &p.banned_words);
+        let soft = words(url_lists::SOFT_BANNED_WORDS, &p.soft_banned_words);
+        let mut subwords: Vec<String> = words(url_lists::BANNED_SUBWORDS, &p.banned_subwords)
+            .into_iter()
+            .collect();
+        subwords.sort();
+        let subwords = if subwords.is_empty() {
+            None
+        } else {
+            Some(AhoCorasick::new(&subwords).map_err(|e| {
+                MdfError::config(format!(
+                    "url_filter: cannot build the sub-word automaton: {e}"
+                ))
+            })?)
+        };
+        Ok(Fineweb {
+            urls: DomainList::build(&p.url_blocklist_paths, &p.blocklist_urls, false)?,
+            hard,
+            soft: soft.into_iter().enumerate().map(|(i, w)| (w, i)).collect(),
+            soft_threshold: p.soft_word_threshold.unwrap_or(2) as usize,
+            subwords,
+            normalized: String::new(),
+            soft_seen: Vec::new(),
+        })
+    }
+
+    /// Rules 3–6 (the domain rules run before, in [`UrlFilter::judge`]).
+    fn judge_url(&mut self, url: &str) -> Option<&'static str> {
+        if self.urls.contains(url) {
+            return Some(URL);
+        }
+        let tokens = || {
+            url.split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|t| !t.is_empty())
+        };
+        if tokens().any(|t| self.hard.contains(t)) {
+            return Some(HARD_BLACKLISTED);
+        }
+        self.soft_seen.clear();
+        for t in tokens() {
+            if let Some(&i) = self.soft.get(t) {
+                if !self.soft_seen.contains(&i) {
+                    self.soft_seen.push(i);
+                }
+            }
+        }
+        if self.soft_seen.len() >= self.soft_threshold {
+            return Some(SOFT_BLACKLISTED);
+        }
+        if let Some(ac) = &self.subwords {
+            url_lists::normalize_into(url, &mut self.normalized);
+            if ac.is_match(self.normalized.as_str()) {
+                return Some(BLACKLISTED_SUBWORD);
+            }
+        }
+        None
+    }
+}
+
+/// The host and its parents down to the registered domain (just the host when there is none).
+fn host_and_parents<'a>(host: &'a str, registered: &'a str) -> impl Iterator<Item = &'a str> {
+    let stop = if registered.is_empty() {
+        host.len()
+    } else {
+        host.len() - registered.len()
+    };
+    std::iter::once(host).chain(
+        host.char_indices()
+            .filter(move |&(i, c)| c == '.' && i < stop)
+            .map(move |(i, _)| &host[i + 1..]),
+    )
+}
+
+impl UrlFilter {
+    fn judge(&mut self, url: &str) -> Option<&'static str> {
+        let netloc = lenient_netloc(url);
+        if let Rules::Fineweb(fw) = &mut self.rules {
+            let parts = split_host(netloc);
+            if self.domains.contains(&parts.registered_domain) {
+                return Some(DOMAIN);
+            }
+            if self.domains.contains(&parts.fqdn) {
+                return Some(SUBDOMAIN);
+            }
+            if let Some(reason) = fw.judge_url(url) {
+                return Some(reason);
+            }
+            return self.quality_source(netloc);
+        }
+        let host = netloc.to_lowercase();
+        let parts = split_host(&host);
+        let registered = parts.registered_domain.as_ref();
+        if !self.domains.is_empty() {
+            if self.check_subdomains && self.domains.contains(registered) {
+                return Some(DOMAIN);
+            }
+            if self.domains.contains(&host) {
+                let exact = registered.is_empty() || host == registered;
+                return Some(if exact { DOMAIN } else { SUBDOMAIN });
+            }
+            if self.check_subdomains
+                && host_and_parents(&host, registered)
+                    .any(|d| d != registered && d != host && self.domains.contains(d))
+            {
+                return Some(SUBDOMAIN);
+            }
+        }
+        if let Rules::Weighted(w) = &self.rules {
+            if w.words.score(url) >= w.threshold {
+                return Some(WORD_SCORE);
+            }
+        }
+        self.quality_source(netloc)
+    }
+
+    fn quality_source(&self, netloc: &str) -> Option<&'static str> {
+        let quality = self.quality.as_ref()?;
+        let host = netloc.to_lowercase();
+        let parts = split_host(&host);
+        let hit = if self.check_subdomains {
+            host_and_parents(&host, &parts.registered_domain).any(|d| quality.contains(d))
+        } else {
+            quality.contains(&host)
+        };
+        hit.then_some(QUALITY_SOURCE)
+    }
+
+    fn missing(&self, row: usize, why: &str, verdicts: &mut Verdicts) {
+        match self.missing_url {
+            MissingUrl::Keep => {}
+            MissingUrl::Drop => verdicts.drop_row(row, MISSING_URL),
+            MissingUrl::Reject => verdicts.reject_row(row, format!("missing_field: {why}")),
+        }
+    }
+}
+
+impl Operator for UrlFilter {
+    fn process(&mut self, batch: RecordBatch, verdicts: &mut Verdicts) -> Result<RecordBatch> {
+        let field = self.url_field.clone();
+        match str_column(&batch, &field) {
+            StrLookup::Found(urls) => {
+                for row in 0..batch.num_rows() {
+                    match urls.get(row) {
+                        Some(url) if !url.is_empty() => {
+                            if let Some(reason) = self.judge(url) {
+                                verdicts.drop_row(row, reason);
+                            }
+                        }
+                        Some(_) => self.missing(row, &format!("`{field}` is empty"), verdicts),
+                        None => self.missing(row, &format!("`{field}` is null"), verdicts),
+                    }
+                }
+            }
+            StrLookup::Missing => {
+                for row in 0..batch.num_rows() {
+                    self.missing(row, &format!("no `{field}`"), verdicts);
+                }
+            }
+            StrLookup::WrongType(t) => {
+                for row in 0..batch.num_rows() {
+                    verdicts.reject_row(row, format!("wrong_type: `{field}` is {t}, not a string"));
+                }
+            }
+        }
+        Ok(batch)
+    }
+}
+
+#[cfg(test)]
+#[path = "url_filter_tests.rs"]
+mod tests;
