@@ -28,19 +28,17 @@
 //! `quality_source`, checked last). All lists and automata are built once per operator instance;
 //! big blocklists are shared by all instances in the process.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
-
 use aho_corasick::AhoCorasick;
 use arrow::record_batch::RecordBatch;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use mdf_core::batch::{str_column, StrLookup};
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::tld_extract::{lenient_netloc, split_host};
-use crate::url_lists::{self, HashedSet};
+use crate::url_lists::{self, DomainList, DEFAULT_QUALITY_SOURCES, DEFAULT_WORD_WEIGHTS};
 
 /// Which semantics `url_filter` applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -216,115 +214,6 @@ pub const BLACKLISTED_SUBWORD: &str = "blacklisted_subword";
 pub const WORD_SCORE: &str = "word_score";
 pub const QUALITY_SOURCE: &str = "quality_source";
 pub const MISSING_URL: &str = "missing_url";
-
-/// The seed's default word weights (seed-system.md §5).
-const DEFAULT_WORD_WEIGHTS: &[(&str, f64)] = &[
-    ("porn", 1.0),
-    ("xxx", 1.0),
-    ("nsfw", 1.0),
-    ("hentai", 1.0),
-    ("nude", 0.9),
-    ("naked", 0.9),
-    ("erotic", 0.9),
-    ("fetish", 0.9),
-    ("casino", 0.9),
-    ("gambling", 0.9),
-    ("gore", 0.9),
-    ("warez", 0.9),
-    ("sex", 0.8),
-    ("escort", 0.8),
-    ("betting", 0.8),
-    ("free-money", 0.8),
-    ("get-rich", 0.8),
-    ("poker", 0.7),
-    ("jackpot", 0.7),
-    ("adult", 0.6),
-    ("slot", 0.6),
-    ("torrent", 0.6),
-    ("pirate", 0.6),
-    ("webcam", 0.5),
-    ("hack", 0.5),
-    ("crack", 0.5),
-    ("click-here", 0.5),
-    ("limited-offer", 0.5),
-    ("buy-now", 0.4),
-];
-
-/// The seed's default quality-source domains (seed-system.md §5).
-const DEFAULT_QUALITY_SOURCES: &[&str] = &[
-    "wikipedia.org",
-    "wikimedia.org",
-    "wikidata.org",
-    "wikisource.org",
-    "wikibooks.org",
-    "wikiquote.org",
-    "wikinews.org",
-    "wikivoyage.org",
-    "wiktionary.org",
-    "arxiv.org",
-    "pubmed.gov",
-    "ncbi.nlm.nih.gov",
-    "scholar.google.com",
-    "semanticscholar.org",
-    "acm.org",
-    "ieee.org",
-    "springer.com",
-    "sciencedirect.com",
-    "nature.com",
-    "plos.org",
-    "github.com",
-    "gitlab.com",
-    "bitbucket.org",
-    "sourceforge.net",
-    "stackoverflow.com",
-    "stackexchange.com",
-    "superuser.com",
-    "serverfault.com",
-    "askubuntu.com",
-    "mathoverflow.net",
-    "gutenberg.org",
-    "archive.org",
-    "openlibrary.org",
-    "britannica.com",
-    "encyclopedia.com",
-];
-
-/// A domain list: a shared (file) part and an inline part.
-struct DomainList {
-    files: Option<Arc<HashedSet>>,
-    inline: HashSet<String>,
-}
-
-impl DomainList {
-    fn build(paths: &[String], inline: &[String], lowercase: bool) -> Result<Self> {
-        let files = if paths.is_empty() {
-            None
-        } else {
-            Some(url_lists::shared_blocklist(paths, lowercase)?)
-        };
-        let inline = inline
-            .iter()
-            .filter_map(|d| url_lists::ut1_entry(d))
-            .map(|d| {
-                if lowercase {
-                    d.to_lowercase()
-                } else {
-                    d.to_owned()
-                }
-            })
-            .collect();
-        Ok(DomainList { files, inline })
-    }
-
-    fn contains(&self, s: &str) -> bool {
-        !s.is_empty()
-            && (self.inline.contains(s) || self.files.as_ref().is_some_and(|f| f.contains(s)))
-    }
-
-    fn is_empty(&self) -> bool {
-        self.inline.is_empty() && self.files.as_ref().is_none_or(|f| f.is_empty())
-    }
-}
 
 /// Rules of fineweb mode.
 struct Fineweb {

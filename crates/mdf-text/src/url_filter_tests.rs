@@ -2,6 +2,7 @@
 
 use super::*;
 use arrow::array::StringArray;
+use std::sync::Arc;
 
 fn fineweb() -> UrlFilterParams {
     UrlFilterParams {

@@ -1,6 +1,7 @@
 //! Lists for `url_filter`: blocklist files in UT1 format (one entry per line, a line whose first
 //! character is `#` is a comment, entries are stripped; plain or gzip), loaded once per process
-//! and shared by every worker's operator instance; and the built-in word lists from datatrove.
+//! and shared by every worker's operator instance; the built-in word lists from datatrove; and the
+//! seed's default word weights and quality-source domains.
 //!
 //! Large lists (UT1 has 4.6M domains) are kept as 128-bit xxh3 hashes of the entries: 16 bytes per
 //! entry instead of a string each. The chance that some URL collides with some entry is below
@@ -8,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::Read;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -80,26 +81,32 @@ pub fn ut1_entry(line: &str) -> Option<&str> {
     (!entry.is_empty()).then_some(entry)
 }
 
-/// Reads a text file (gzip when it ends in `.gz`) and calls `f` on each line. Lines end at `\n`,
-/// `\r\n` or `\r` (Python's universal newlines); invalid UTF-8 is replaced.
+/// Reads a text file (gzip when it ends in `.gz`) line by line and calls `f` on each line. Lines
+/// end at `\n`, `\r\n` or `\r` (Python's universal newlines); invalid UTF-8 is replaced.
 pub fn for_each_line(path: &str, mut f: impl FnMut(&str)) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| {
         MdfError::config(format!("url_filter: cannot open list file `{path}`: {e}"))
     })?;
-    let mut bytes = Vec::new();
-    let read = if path.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)).read_to_end(&mut bytes)
+    let mut reader: Box<dyn BufRead> = if path.ends_with(".gz") {
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
     } else {
-        std::io::BufReader::new(file).read_to_end(&mut bytes)
+        Box::new(BufReader::new(file))
     };
-    read.map_err(|e| MdfError::io(Path::new(path), e))?;
-    let text = String::from_utf8_lossy(&bytes);
-    for line in text.split('\n') {
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| MdfError::io(Path::new(path), e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.strip_suffix('\n').unwrap_or(&line);
         for piece in line.strip_suffix('\r').unwrap_or(line).split('\r') {
             f(piece);
         }
     }
-    Ok(())
 }
 
 /// Loads the UT1 files at `paths` into one hashed set, lower-casing entries when asked; the set
@@ -163,6 +170,115 @@ pub fn parse_words<'a>(lines: impl IntoIterator<Item = &'a str>, out: &mut HashS
         if !buf.is_empty() {
             out.insert(buf.clone());
         }
+    }
+}
+
+/// The seed's default word weights (seed-system.md §5).
+pub const DEFAULT_WORD_WEIGHTS: &[(&str, f64)] = &[
+    ("porn", 1.0),
+    ("xxx", 1.0),
+    ("nsfw", 1.0),
+    ("hentai", 1.0),
+    ("nude", 0.9),
+    ("naked", 0.9),
+    ("erotic", 0.9),
+    ("fetish", 0.9),
+    ("casino", 0.9),
+    ("gambling", 0.9),
+    ("gore", 0.9),
+    ("warez", 0.9),
+    ("sex", 0.8),
+    ("escort", 0.8),
+    ("betting", 0.8),
+    ("free-money", 0.8),
+    ("get-rich", 0.8),
+    ("poker", 0.7),
+    ("jackpot", 0.7),
+    ("adult", 0.6),
+    ("slot", 0.6),
+    ("torrent", 0.6),
+    ("pirate", 0.6),
+    ("webcam", 0.5),
+    ("hack", 0.5),
+    ("crack", 0.5),
+    ("click-here", 0.5),
+    ("limited-offer", 0.5),
+    ("buy-now", 0.4),
+];
+
+/// The seed's default quality-source domains (seed-system.md §5).
+pub const DEFAULT_QUALITY_SOURCES: &[&str] = &[
+    "wikipedia.org",
+    "wikimedia.org",
+    "wikidata.org",
+    "wikisource.org",
+    "wikibooks.org",
+    "wikiquote.org",
+    "wikinews.org",
+    "wikivoyage.org",
+    "wiktionary.org",
+    "arxiv.org",
+    "pubmed.gov",
+    "ncbi.nlm.nih.gov",
+    "scholar.google.com",
+    "semanticscholar.org",
+    "acm.org",
+    "ieee.org",
+    "springer.com",
+    "sciencedirect.com",
+    "nature.com",
+    "plos.org",
+    "github.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "sourceforge.net",
+    "stackoverflow.com",
+    "stackexchange.com",
+    "superuser.com",
+    "serverfault.com",
+    "askubuntu.com",
+    "mathoverflow.net",
+    "gutenberg.org",
+    "archive.org",
+    "openlibrary.org",
+    "britannica.com",
+    "encyclopedia.com",
+];
+
+/// A domain list: a shared (file) part and an inline part.
+pub struct DomainList {
+    files: Option<Arc<HashedSet>>,
+    inline: HashSet<String>,
+}
+
+impl DomainList {
+    pub fn build(paths: &[String], inline: &[String], lowercase: bool) -> Result<Self> {
+        let files = if paths.is_empty() {
+            None
+        } else {
+            Some(shared_blocklist(paths, lowercase)?)
+        };
+        let inline = inline
+            .iter()
+            .filter_map(|d| ut1_entry(d))
+            .map(|d| {
+                if lowercase {
+                    d.to_lowercase()
+                } else {
+                    d.to_owned()
+                }
+            })
+            .collect();
+        Ok(DomainList { files, inline })
+    }
+
+    pub fn contains(&self, s: &str) -> bool {
+        !s.is_empty()
+            && (self.inline.contains(s) || self.files.as_ref().is_some_and(|f| f.contains(s)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inline.is_empty() && self.files.as_ref().is_none_or(|f| f.is_empty())
     }
 }
 
