@@ -319,19 +319,27 @@ pub(crate) mod test_models {
         path.to_string_lossy().into_owned()
     }
 
+    fn lid(name: &str, en: &str, fr: &str) -> String {
+        let mut lines: Vec<String> = EN.iter().map(|l| format!("__label__{en} {l}")).collect();
+        lines.extend(FR.iter().map(|l| format!("__label__{fr} {l}")));
+        train(name, lines, |a| {
+            a.set_minn(2);
+            a.set_maxn(4);
+            a.set_loss(fasttext::LossName::HS);
+        })
+    }
+
     /// A two-language (en / fr) LID-style model with character n-grams and hierarchical softmax.
     pub(crate) fn lid_model() -> String {
         static PATH: OnceLock<String> = OnceLock::new();
-        PATH.get_or_init(|| {
-            let mut lines: Vec<String> = EN.iter().map(|l| format!("__label__en {l}")).collect();
-            lines.extend(FR.iter().map(|l| format!("__label__fr {l}")));
-            train("lid", lines, |a| {
-                a.set_minn(2);
-                a.set_maxn(4);
-                a.set_loss(fasttext::LossName::HS);
-            })
-        })
-        .clone()
+        PATH.get_or_init(|| lid("lid", "en", "fr")).clone()
+    }
+
+    /// The same with GlotLID labels (`eng_Latn`, `fra_Latn`).
+    pub(crate) fn glotlid_model() -> String {
+        static PATH: OnceLock<String> = OnceLock::new();
+        PATH.get_or_init(|| lid("glotlid", "eng_Latn", "fra_Latn"))
+            .clone()
     }
 
     /// A binary quality model (`hq` / `cc`) with word bigrams and softmax, like DCLM's.

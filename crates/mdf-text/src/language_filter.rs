@@ -445,6 +445,47 @@ mod tests {
     }
 
     #[test]
+    fn glotlid_labels_split_into_language_and_script() {
+        let mut p = params(Some(test_models::glotlid_model()));
+        p.backend = LidBackend::Glotlid;
+        p.languages = Some(vec!["eng_Latn".into()]);
+        let texts = [
+            Some("the dog ran away from the house"),
+            Some("le chien mange dans la maison"),
+        ];
+        let (out, v) = run(p, &texts);
+        let lang = out
+            .column_by_name(LANGUAGE)
+            .expect("lang")
+            .as_string::<i32>();
+        let script = out
+            .column_by_name(LANGUAGE_SCRIPT)
+            .expect("script")
+            .as_string::<i32>();
+        assert_eq!((lang.value(0), script.value(0)), ("eng", "Latn"));
+        assert_eq!((lang.value(1), script.value(1)), ("fra", "Latn"));
+        assert_eq!(v.dropped(), &[(1, LANGUAGE_FILTER)]);
+    }
+
+    #[test]
+    fn nul_and_newlines_do_not_break_prediction() {
+        let model = test_models::lid_model();
+        let texts = [Some("the cat\0sat on\nthe mat"), Some(""), Some("\n\n")];
+        for mode in [
+            NewlineHandling::Space,
+            NewlineHandling::Delete,
+            NewlineHandling::JoinLines,
+        ] {
+            let mut p = params(Some(model.clone()));
+            p.newline_handling = mode;
+            p.label_only = true;
+            let (out, v) = run(p, &texts);
+            assert!(v.is_empty());
+            assert_eq!(out.column_by_name(LANGUAGE).expect("lang").null_count(), 0);
+        }
+    }
+
+    #[test]
     fn embedded_detector_works_without_a_model() {
         let texts = [
             Some("This is an English sentence about the weather and the sea, written plainly."),
