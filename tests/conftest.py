@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,16 @@ def rejects_of(run_dir: Path) -> list[dict]:
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With MDF_NO_SKIP=1 (set by scripts/test.sh) a skip is a failure, except for the tests that
+    are opt-in by design (their reason names the MDF_SLOW_* variable that enables them)."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("MDF_NO_SKIP") == "1" and report.skipped:
+        reason = str(report.longrepr)
+        if "MDF_SLOW_" not in reason and not hasattr(report, "wasxfail"):
+            report.outcome = "failed"
+            report.longrepr = f"skipped under MDF_NO_SKIP=1: {reason}"
