@@ -103,6 +103,8 @@ impl RunDir {
             self.rejects_path(index),
             self.rejects_tmp_path(index),
             self.shard_stats_path(index),
+            tmp_sibling(&self.shard_stats_path(index)),
+            tmp_sibling(&self.done_path(index)),
         ] {
             remove_file_if_exists(&path)?;
         }
@@ -173,13 +175,19 @@ fn remove_file_if_exists(path: &Path) -> Result<()> {
     }
 }
 
+/// The temporary file `write_atomic` writes before renaming it to `path`.
+fn tmp_sibling(path: &Path) -> PathBuf {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    dir.join(format!(".{name}.tmp"))
+}
+
 /// Writes `bytes` to a temporary sibling, syncs it, and renames it into place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| MdfError::io(dir, e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp"));
+    let tmp = tmp_sibling(path);
     let mut file = fs::File::create(&tmp).map_err(|e| MdfError::io(&tmp, e))?;
     file.write_all(bytes).map_err(|e| MdfError::io(&tmp, e))?;
     file.sync_all().map_err(|e| MdfError::io(&tmp, e))?;
