@@ -46,11 +46,6 @@ pub fn count_ws_words(text: &str) -> usize {
     count
 }
 
-/// `s.strip()` with Python's whitespace set.
-pub fn py_strip(s: &str) -> &str {
-    s.trim_matches(pychars::is_space)
-}
-
 /// `s.isspace()` (false for the empty string).
 pub fn py_isspace(s: &str) -> bool {
     !s.is_empty() && s.chars().all(pychars::is_space)
@@ -76,7 +71,6 @@ mod tests {
     fn ws_words_are_python_split() {
         assert_eq!(count_ws_words("  a  b\u{3000}c\u{1c}d\n"), 4);
         assert_eq!(count_ws_words(" \t "), 0);
-        assert_eq!(py_strip("\u{1f} x \u{85}"), "x");
         assert!(py_isspace("\u{1c} "));
         assert!(!py_isspace(""));
     }

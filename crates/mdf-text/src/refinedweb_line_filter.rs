@@ -31,7 +31,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, LargeStringArray, StringArray, StringViewArray};
+use arrow::array::{ArrayRef, LargeStringBuilder, StringBuilder, StringViewBuilder};
 use arrow::record_batch::RecordBatch;
 use regex::Regex;
 use schemars::JsonSchema;
@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use mdf_core::batch::{str_column, StrColumn, StrLookup};
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
-use crate::dclm_words::{count_ft_words, count_ws_words, py_isspace, py_strip};
+use crate::dclm_words::{count_ft_words, count_ws_words, py_isspace};
 use crate::pychars;
 
 /// Where a boilerplate rule matches in a line.
@@ -386,6 +386,7 @@ impl Component for RefinedwebLineFilter {
 }
 
 /// Outcome for one document.
+#[cfg(test)]
 #[derive(Debug, PartialEq, Eq)]
 pub enum Correction {
     /// Keep, with this corrected text.
@@ -486,7 +487,8 @@ impl RefinedwebLineFilter {
         Ok(())
     }
 
-    /// Corrects one document (convenience for tests and callers outside a pipeline).
+    /// Corrects one document (for tests).
+    #[cfg(test)]
     pub fn correct(&self, text: &str) -> Correction {
         let mut out = String::new();
         match self.correct_into(text, &mut out) {
@@ -518,47 +520,68 @@ impl Operator for RefinedwebLineFilter {
             }
         };
         let mut out = std::mem::take(&mut self.out);
-        let mut values: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(batch.num_rows());
+        let mut column = TextBuilder::new(col, batch.num_rows());
         for row in 0..batch.num_rows() {
             let Some(text) = col.get(row) else {
                 verdicts.reject_row(row, format!("missing_field: no `{field}`"));
-                values.push(None);
+                column.append(None);
                 continue;
             };
             match self.correct_into(text, &mut out) {
-                Ok(()) if out == text => values.push(Some(Cow::Borrowed(text))),
-                Ok(()) => values.push(Some(Cow::Owned(out.clone()))),
+                Ok(()) => column.append(Some(&out)),
                 Err(reason) => {
                     verdicts.drop_row(row, reason);
-                    values.push(Some(Cow::Borrowed(text)));
+                    column.append(Some(text));
                 }
             }
         }
         self.out = out;
-        replace_column(&batch, &field, col, &values)
+        let idx = batch
+            .schema()
+            .index_of(&field)
+            .map_err(|e| MdfError::internal(format!("text column vanished: {e}")))?;
+        let mut columns = batch.columns().to_vec();
+        columns[idx] = column.finish();
+        Ok(RecordBatch::try_new(batch.schema(), columns)?)
     }
 }
 
-/// `batch` with column `field` replaced by `values`, in the layout of `col`.
-fn replace_column(
-    batch: &RecordBatch,
-    field: &str,
-    col: StrColumn<'_>,
-    values: &[Option<Cow<'_, str>>],
-) -> Result<RecordBatch> {
-    let idx = batch
-        .schema()
-        .index_of(field)
-        .map_err(|e| MdfError::internal(format!("text column vanished: {e}")))?;
-    let iter = values.iter().map(|v| v.as_deref());
-    let array: ArrayRef = match col {
-        StrColumn::Utf8(_) => Arc::new(StringArray::from_iter(iter)),
-        StrColumn::LargeUtf8(_) => Arc::new(LargeStringArray::from_iter(iter)),
-        StrColumn::View(_) => Arc::new(StringViewArray::from_iter(iter)),
-    };
-    let mut columns = batch.columns().to_vec();
-    columns[idx] = array;
-    Ok(RecordBatch::try_new(batch.schema(), columns)?)
+/// Builds the rewritten text column in the layout of the input column.
+enum TextBuilder {
+    Utf8(StringBuilder),
+    LargeUtf8(LargeStringBuilder),
+    View(StringViewBuilder),
+}
+
+impl TextBuilder {
+    fn new(col: StrColumn<'_>, rows: usize) -> Self {
+        match col {
+            StrColumn::Utf8(a) => {
+                TextBuilder::Utf8(StringBuilder::with_capacity(rows, a.value_data().len()))
+            }
+            StrColumn::LargeUtf8(a) => TextBuilder::LargeUtf8(LargeStringBuilder::with_capacity(
+                rows,
+                a.value_data().len(),
+            )),
+            StrColumn::View(_) => TextBuilder::View(StringViewBuilder::with_capacity(rows)),
+        }
+    }
+
+    fn append(&mut self, value: Option<&str>) {
+        match self {
+            TextBuilder::Utf8(b) => b.append_option(value),
+            TextBuilder::LargeUtf8(b) => b.append_option(value),
+            TextBuilder::View(b) => b.append_option(value),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            TextBuilder::Utf8(mut b) => Arc::new(b.finish()),
+            TextBuilder::LargeUtf8(mut b) => Arc::new(b.finish()),
+            TextBuilder::View(mut b) => Arc::new(b.finish()),
+        }
+    }
 }
 
 #[cfg(test)]
