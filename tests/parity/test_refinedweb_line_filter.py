@@ -100,18 +100,62 @@ def reference(text: str, check_ratio: bool = True) -> tuple[str, str | None]:
 
 # --- documents ---------------------------------------------------------------------------------
 
-UPPER = ["BREAKING NEWS", "SUBSCRIBE NOW TO OUR NEWSLETTER", "HOME | ABOUT | CONTACT", "ÉTÉ 2024",
-         "Top STORIES TODAY", "ⒶⒷⒸ abc", "ΑΘΗΝΑ ΣΗΜΕΡΑ", "I", "OK ok", "ABC def"]
+UPPER = [
+    "BREAKING NEWS",
+    "SUBSCRIBE NOW TO OUR NEWSLETTER",
+    "HOME | ABOUT | CONTACT",
+    "ÉTÉ 2024",
+    "Top STORIES TODAY",
+    "ⒶⒷⒸ abc",
+    "ΑΘΗΝΑ ΣΗΜΕΡΑ",
+    "I",
+    "OK ok",
+    "ABC def",
+]
 NUMERIC = ["2024", "12345", "3.14", "١٢٣", "²³", "①②③", "  42  ", "0", "1 2 3", "12ab"]
-COUNTERS = ["1.2k likes", "3 Likes", "  12,345 views  ", "★ 7 comments ★", "5K followers",
-            "2m downloads!", "10 shares and more", "1 like", "99 upvotes", "4b views.", "x 3 likes",
-            "7\u00a0retweets", "8 quotes", "1,0.0k bookmarks", "6 Views", "3 likesx", "12 \u212a"]
-BOILER = ["Read more...", "read more…", "Sign-in to comment", "sign-in", "3 items in cart",
-          "Items in cart: 0", "You have 2 items in cart", "Click here. Read more...",
-          "SIGN-IN", "Sign-inside the box", "Read moreXYZ", "news read more!!!",
-          "Sıgn-in please", "İtems in cart now", "Sign-in\u001c", "a items in cart items in cart"]
+COUNTERS = [
+    "1.2k likes",
+    "3 Likes",
+    "  12,345 views  ",
+    "★ 7 comments ★",
+    "5K followers",
+    "2m downloads!",
+    "10 shares and more",
+    "1 like",
+    "99 upvotes",
+    "4b views.",
+    "x 3 likes",
+    "7\u00a0retweets",
+    "8 quotes",
+    "1,0.0k bookmarks",
+    "6 Views",
+    "3 likesx",
+    "12 \u212a",
+]
+BOILER = [
+    "Read more...",
+    "read more…",
+    "Sign-in to comment",
+    "sign-in",
+    "3 items in cart",
+    "Items in cart: 0",
+    "You have 2 items in cart",
+    "Click here. Read more...",
+    "SIGN-IN",
+    "Sign-inside the box",
+    "Read moreXYZ",
+    "news read more!!!",
+    "Sıgn-in please",
+    "İtems in cart now",
+    "Sign-in\u001c",
+    "a items in cart items in cart",
+]
 SHORT = ["Share", "Tweet", "", "   ", "\t", "Menu", "-", "日本語のテキストです。", "»", "x y"]
-CJK = ["这是一个测试句子，没有空格。", "日本語の文章は空白で区切られません。", "한국어 문장 은 띄어쓰기 가 있습니다."]
+CJK = [
+    "这是一个测试句子，没有空格。",
+    "日本語の文章は空白で区切られません。",
+    "한국어 문장 은 띄어쓰기 가 있습니다.",
+]
 NOISE = ["\r", "\u2028", "\u00a0", "\u3000", "\x0b", "\x1c", "\u0085"]
 
 
@@ -138,9 +182,11 @@ def variants(base: str, rng: random.Random) -> str:
 
 def synthetic(rng: random.Random) -> str:
     pools = [UPPER, NUMERIC, COUNTERS, BOILER, SHORT, CJK]
-    sentences = ["The quick brown fox jumps over the lazy dog.",
-                 "We went to the market and bought some fresh bread.",
-                 "It was a long day, but the team finished the project."]
+    sentences = [
+        "The quick brown fox jumps over the lazy dog.",
+        "We went to the market and bought some fresh bread.",
+        "It was a long day, but the team finished the project.",
+    ]
     lines = []
     for _ in range(rng.randint(0, 12)):
         if rng.random() < 0.5:
@@ -176,7 +222,9 @@ def run_ours(tmp: Path, docs: list[dict]) -> tuple[dict, dict]:
         "executor": {"batch_size": 500, "rejected_samples": {"enabled": True}},
     }
     mdf.run(cfg, workers=2, progress="off")
-    kept = {r["id"]: r for f in sorted(out.glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()}
+    kept = {
+        r["id"]: r for f in sorted(out.glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()
+    }
     dropped = {}
     for p in sorted((out / "_mdf" / "rejects").glob("*.jsonl")):
         for line in p.read_text(encoding="utf-8").split("\n"):
@@ -203,9 +251,9 @@ def test_parity_with_reference(tmp_path):
     agree, diffs, stats = 0, [], {}
     for d in docs:
         decision, value = reference(d["text"])
-        stats[value if decision == "drop" else "keep"] = stats.get(
-            value if decision == "drop" else "keep", 0
-        ) + 1
+        stats[value if decision == "drop" else "keep"] = (
+            stats.get(value if decision == "drop" else "keep", 0) + 1
+        )
         if d["id"] in kept:
             ours = ("keep", kept[d["id"]]["text"])
         elif d["id"] in dropped:

@@ -68,6 +68,25 @@ mod tests {
     }
 
     #[test]
+    fn python_char_predicates() {
+        use crate::pychars::*;
+        // isupper: Greek, circled and Roman-numeral capitals; not titlecase `ǅ`.
+        assert!(
+            is_upper('Σ') && is_upper('Ⓐ') && is_upper('Ⅰ') && !is_upper('ǅ') && !is_upper('a')
+        );
+        // isdigit: superscripts and circled digits, not fractions or CJK numerals.
+        assert!(
+            is_digit('²') && is_digit('①') && is_digit('٣') && !is_digit('½') && !is_digit('三')
+        );
+        // isdecimal (re `\d`): Arabic-Indic yes, superscript no.
+        assert!(is_decimal('٣') && !is_decimal('²'));
+        // isalnum: letters, all numerics (`½`, `三`), not combining marks or `_`.
+        assert!(is_alnum('é') && is_alnum('½') && is_alnum('三') && !is_alnum('\u{301}'));
+        assert!(!is_alnum('_') && is_word('_'));
+        assert!(is_space('\u{1c}') && is_space('\u{85}') && !is_space('\u{200b}'));
+    }
+
+    #[test]
     fn ws_words_are_python_split() {
         assert_eq!(count_ws_words("  a  b\u{3000}c\u{1c}d\n"), 4);
         assert_eq!(count_ws_words(" \t "), 0);
