@@ -196,6 +196,59 @@ def synthetic(rng: random.Random) -> str:
     return "\n".join(lines)
 
 
+FUZZ = [
+    "likes",
+    "Views",
+    "read",
+    "more",
+    "...",
+    "…",
+    "xyz",
+    "sign-in",
+    "Sign-In",
+    "items",
+    "in",
+    "cart",
+    "İtems",
+    "sıgn-in",
+    "ſign-in",
+    "12",
+    "1.2k",
+    "3,4",
+    "²",
+    "①",
+    "Ⓐ",
+    "ABC",
+    "the",
+    "word",
+    "and",
+    "\x1c",
+    "\u3000",
+    "\u00a0",
+    "\t",
+    "日本",
+    "-",
+    "!",
+    "_",
+    "\u212a",
+    "\r",
+    "\x0b",
+    "\x00",
+    "\u0301",
+    "Σ",
+]
+
+
+def fuzz(rng: random.Random) -> str:
+    """Lines of random tokens from the vocabulary the rules look at."""
+    lines = []
+    for _ in range(rng.randint(1, 8)):
+        seps = [" ", " ", " ", "", "  ", "\t"]
+        tokens = [rng.choice(FUZZ) for _ in range(rng.randint(0, 14))]
+        lines.append("".join(t + rng.choice(seps) for t in tokens))
+    return "\n".join(lines)
+
+
 def build_docs() -> list[dict]:
     if not GROUND_TRUTH.exists():
         pytest.skip(f"real texts not found at {GROUND_TRUTH}")
@@ -207,6 +260,8 @@ def build_docs() -> list[dict]:
         texts.append(variants(rng.choice(bases), rng))
     while len(texts) < 5600:
         texts.append(synthetic(rng))
+    while len(texts) < 7600:
+        texts.append(fuzz(rng))
     texts += ["", " ", "\n", "\n\n\n", "Sign-in", "Read more...", "12 likes", "ABC DEF"]
     texts += ["-- --", "« »\n!! ??", "(1) (2)\n\n... ...", "— — —", "*** ###"]
     return [{"id": f"rw{i:05d}", "text": t} for i, t in enumerate(texts)]
