@@ -1,10 +1,10 @@
-//! Word counts used by DCLM's `baselines/` rules, with Python semantics:
+//! Word count and string helpers of DCLM's `baselines/` rules, with Python semantics. **ft-words**:
+//! fastText's tokenizer (`fasttext.FastText.tokenize`), which splits on the seven
+//! bytes ' ', '\n', '\r', '\t', '\v', '\f' and '\0' (and emits `</s>` at each '\n', which never
+//! counts), keeping the tokens whose first character is alphanumeric (`w[0].isalnum()`), as in
+//! DCLM's `split_words(model="fasttext", ignore_punctuation=True)`.
 //!
-//! - **ft-words**: fastText's tokenizer (`fasttext.FastText.tokenize`), which splits on the seven
-//!   bytes ' ', '\n', '\r', '\t', '\v', '\f' and '\0' (and emits `</s>` at each '\n', which never
-//!   counts), keeping the tokens whose first character is alphanumeric (`w[0].isalnum()`), as in
-//!   DCLM's `split_words(model="fasttext", ignore_punctuation=True)`.
-//! - **ws-words**: `str.split()` with Python's whitespace set.
+//! ws-words (`str.split()`) are counted with the other per-line statistics of the RW rules.
 
 use crate::pychars;
 
@@ -26,21 +26,6 @@ pub fn count_ft_words(text: &str) -> usize {
             if pychars::is_alnum(c) {
                 count += 1;
             }
-        }
-    }
-    count
-}
-
-/// `len(s.split())`.
-pub fn count_ws_words(text: &str) -> usize {
-    let mut count = 0;
-    let mut in_word = false;
-    for c in text.chars() {
-        if pychars::is_space(c) {
-            in_word = false;
-        } else if !in_word {
-            in_word = true;
-            count += 1;
         }
     }
     count
@@ -87,9 +72,7 @@ mod tests {
     }
 
     #[test]
-    fn ws_words_are_python_split() {
-        assert_eq!(count_ws_words("  a  b\u{3000}c\u{1c}d\n"), 4);
-        assert_eq!(count_ws_words(" \t "), 0);
+    fn isspace_is_python_isspace() {
         assert!(py_isspace("\u{1c} "));
         assert!(!py_isspace(""));
     }

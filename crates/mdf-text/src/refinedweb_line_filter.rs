@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use mdf_core::batch::{str_column, StrColumn, StrLookup};
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
-use crate::dclm_words::{count_ft_words, count_ws_words, py_isspace};
+use crate::dclm_words::{count_ft_words, py_isspace};
 use crate::pychars;
 
 /// Where a boilerplate rule matches in a line.
@@ -302,66 +302,111 @@ fn is_counter_line(line: &str) -> bool {
     it.all(|c| !pychars::is_word(c))
 }
 
-/// Upper-case characters / `len(line)` > max (empty lines are kept).
-fn too_upper(line: &str, max: f64) -> bool {
-    if line.is_empty() {
-        return false;
-    }
-    let (mut upper, mut len) = (0usize, 0usize);
-    for c in line.chars() {
-        len += 1;
-        upper += usize::from(pychars::is_upper(c));
-    }
-    upper as f64 / len as f64 > max
+/// What the line rules measure, counted in one pass over the line's characters.
+#[derive(Debug, Clone, Copy)]
+struct LineStats {
+    /// `len(line)`, in code points.
+    len: usize,
+    /// Characters with `isupper()`.
+    upper: usize,
+    /// Characters with `isdigit()`.
+    digits: usize,
+    /// `len(line.split())`.
+    ws_words: usize,
 }
 
-/// `isdigit` characters / `len(line)` > max (empty lines are kept).
-fn too_numeric(line: &str, max: f64) -> bool {
-    if line.is_empty() {
-        return false;
-    }
-    let (mut digits, mut len) = (0usize, 0usize);
-    for c in line.chars() {
-        len += 1;
-        digits += usize::from(pychars::is_digit(c));
-    }
-    digits as f64 / len as f64 > max
-}
-
-/// The lines of the text being corrected; the text is `lines.join("\n")`.
-type Lines<'a> = Vec<Cow<'a, str>>;
-
-fn is_empty_doc(lines: &Lines<'_>) -> bool {
-    lines.is_empty() || (lines.len() == 1 && lines[0].is_empty())
-}
-
-fn trim_cow<'a>(line: &mut Cow<'a, str>, f: impl Fn(&str) -> &str) {
-    match line {
-        Cow::Borrowed(s) => *s = f(s),
-        Cow::Owned(s) => {
-            let t = f(s);
-            if t.len() != s.len() {
-                *line = Cow::Owned(t.to_owned());
+impl LineStats {
+    fn of(line: &str) -> Self {
+        let mut st = LineStats {
+            len: 0,
+            upper: 0,
+            digits: 0,
+            ws_words: 0,
+        };
+        let mut in_word = false;
+        for c in line.chars() {
+            st.len += 1;
+            if c.is_ascii() {
+                st.upper += usize::from(c.is_ascii_uppercase());
+                st.digits += usize::from(c.is_ascii_digit());
+            } else {
+                st.upper += usize::from(pychars::is_upper(c));
+                st.digits += usize::from(pychars::is_digit(c));
             }
+            if pychars::is_space(c) {
+                in_word = false;
+            } else if !in_word {
+                in_word = true;
+                st.ws_words += 1;
+            }
+        }
+        st
+    }
+
+    /// Upper-case characters / `len(line)` > max (empty lines are kept).
+    fn too_upper(&self, max: f64) -> bool {
+        self.len > 0 && self.upper as f64 / self.len as f64 > max
+    }
+
+    /// `isdigit` characters / `len(line)` > max (empty lines are kept).
+    fn too_numeric(&self, max: f64) -> bool {
+        self.len > 0 && self.digits as f64 / self.len as f64 > max
+    }
+}
+
+/// A line of the text being corrected, with its statistics kept current.
+struct Line<'a> {
+    text: Cow<'a, str>,
+    stats: LineStats,
+}
+
+impl<'a> Line<'a> {
+    fn new(text: Cow<'a, str>) -> Self {
+        let stats = LineStats::of(&text);
+        Line { text, stats }
+    }
+
+    /// Applies a trim; recounts only when it removed something.
+    fn trim(&mut self, f: impl Fn(&str) -> &str) {
+        let before = self.text.len();
+        match &mut self.text {
+            Cow::Borrowed(s) => *s = f(s),
+            Cow::Owned(s) => {
+                let t = f(s);
+                if t.len() != s.len() {
+                    self.text = Cow::Owned(t.to_owned());
+                }
+            }
+        }
+        if self.text.len() != before {
+            self.stats = LineStats::of(&self.text);
         }
     }
 }
 
+/// The lines of the text being corrected; the text is `lines.join("\n")`.
+type Lines<'a> = Vec<Line<'a>>;
+
+fn is_empty_doc(lines: &Lines<'_>) -> bool {
+    lines.is_empty() || (lines.len() == 1 && lines[0].text.is_empty())
+}
+
 /// `"\n".join(lines).strip()` expressed on the lines; returns false when the text is empty.
 fn strip_doc(lines: &mut Lines<'_>) -> bool {
-    let Some(first) = lines.iter().position(|l| !l.chars().all(pychars::is_space)) else {
+    // A line is all whitespace (or empty) exactly when it has no ws-word.
+    let Some(first) = lines.iter().position(|l| l.stats.ws_words > 0) else {
         lines.clear();
         return false;
     };
     lines.drain(..first);
     let last = lines
         .iter()
-        .rposition(|l| !l.chars().all(pychars::is_space))
+        .rposition(|l| l.stats.ws_words > 0)
         .unwrap_or(0);
     lines.truncate(last + 1);
-    trim_cow(&mut lines[0], |s| s.trim_start_matches(pychars::is_space));
+    lines[0].trim(|s| s.trim_start_matches(pychars::is_space));
     let n = lines.len() - 1;
-    trim_cow(&mut lines[n], |s| s.trim_end_matches(pychars::is_space));
+    lines[n].trim(|s| s.trim_end_matches(pychars::is_space));
     true
 }
 
@@ -418,47 +463,44 @@ impl RefinedwebLineFilter {
         } else {
             0
         };
-        let mut lines: Lines<'_> = text.split('\n').map(Cow::Borrowed).collect();
-        let step = |lines: &mut Lines<'_>, remove: &dyn Fn(&str) -> bool| {
+        let mut lines: Lines<'_> = text
+            .split('\n')
+            .map(|l| Line::new(Cow::Borrowed(l)))
+            .collect();
+        let step = |lines: &mut Lines<'_>, remove: &dyn Fn(&Line<'_>) -> bool| {
             lines.retain(|l| !remove(l));
             strip_doc(lines)
         };
-        if p.uppercase_lines && !step(&mut lines, &|l| too_upper(l, p.max_uppercase_ratio)) {
+        if p.uppercase_lines && !step(&mut lines, &|l| l.stats.too_upper(p.max_uppercase_ratio)) {
             return Err(EMPTY_AFTER_CORRECTIONS);
         }
-        if p.numeric_lines && !step(&mut lines, &|l| too_numeric(l, p.max_numeric_ratio)) {
+        if p.numeric_lines && !step(&mut lines, &|l| l.stats.too_numeric(p.max_numeric_ratio)) {
             return Err(EMPTY_AFTER_CORRECTIONS);
         }
-        if p.counter_lines && !step(&mut lines, &is_counter_line) {
+        if p.counter_lines && !step(&mut lines, &|l| is_counter_line(&l.text)) {
             return Err(EMPTY_AFTER_CORRECTIONS);
         }
         if p.short_lines {
-            lines.retain(|l| l.is_empty() || count_ws_words(l) >= p.min_line_words);
+            lines.retain(|l| l.text.is_empty() || l.stats.ws_words >= p.min_line_words);
             if is_empty_doc(&lines) {
                 return Err(EMPTY_AFTER_CORRECTIONS);
             }
         }
         if p.boilerplate_lines {
             for re in &self.rules {
-                let mut kept: Lines<'_> = Vec::with_capacity(lines.len());
-                for line in lines.drain(..) {
-                    if count_ws_words(&line) > p.boilerplate_max_words {
-                        kept.push(line);
-                        continue;
+                lines.retain_mut(|line| {
+                    if line.stats.ws_words > p.boilerplate_max_words {
+                        return true;
                     }
-                    let modified = match re.replace_all(&line, "") {
-                        Cow::Borrowed(_) => {
-                            kept.push(line);
-                            continue;
-                        }
-                        Cow::Owned(m) => m,
+                    let Cow::Owned(modified) = re.replace_all(&line.text, "") else {
+                        return true;
                     };
-                    if !line.is_empty() && (modified.is_empty() || py_isspace(&modified)) {
-                        continue;
+                    if !line.text.is_empty() && (modified.is_empty() || py_isspace(&modified)) {
+                        return false;
                     }
-                    kept.push(Cow::Owned(modified));
-                }
-                lines = kept;
+                    *line = Line::new(Cow::Owned(modified));
+                    true
+                });
                 if !strip_doc(&mut lines) {
                     return Err(EMPTY_AFTER_CORRECTIONS);
                 }
@@ -469,7 +511,7 @@ impl RefinedwebLineFilter {
             if i > 0 {
                 out.push('\n');
             }
-            out.push_str(l);
+            out.push_str(&l.text);
         }
         if out.is_empty() {
             return Err(EMPTY_AFTER_CORRECTIONS);

@@ -43,6 +43,13 @@ fn uppercase_lines_are_removed_then_text_stripped() {
 }
 
 #[test]
+fn line_stats_follow_python() {
+    let st = LineStats::of("  Ab  Ⅰ\u{3000}²c\u{1c}d\n");
+    assert_eq!((st.len, st.upper, st.digits, st.ws_words), (13, 2, 1, 4));
+    assert_eq!(LineStats::of(" \t ").ws_words, 0);
+}
+
+#[test]
 fn numeric_lines_use_isdigit() {
     assert_eq!(
         text_only().correct("Some words here ok\n12345\n1 2 3 four\n²³\n①②\n١٢٣"),
