@@ -262,7 +262,7 @@ const COUNTER_WORDS: [&str; 12] = [
 /// never needs to backtrack (`\d` ⊂ `\w`, no word is a prefix of another), so it runs as a
 /// scan over the lower-cased characters.
 fn is_counter_line(line: &str) -> bool {
-    // Quick reject: a counter line holds a digit and an ASCII 's'.
+    // Quick reject: every counter word holds an 's' (none lower-cases to it but 'S').
     if !line.bytes().any(|b| b == b's' || b == b'S') {
         return false;
     }
