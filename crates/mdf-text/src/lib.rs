@@ -1,10 +1,13 @@
 //! Text operators of Mega Data Factory, one file per operator. Each file holds the operator's
 //! params, its docs and its tests; [`register`] is the only list of them.
 
+mod dclm_words;
 mod fasttext_classifier;
 mod fasttext_model;
 mod language_filter;
 mod punycode;
+mod pychars;
+mod refinedweb_line_filter;
 mod text_length_filter;
 mod tld_extract;
 mod url_filter;
@@ -20,4 +23,5 @@ pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_operator::<UrlFilter>();
     registry.register_operator::<language_filter::LanguageFilter>();
     registry.register_operator::<fasttext_classifier::FasttextClassifier>();
+    registry.register_operator::<refinedweb_line_filter::RefinedwebLineFilter>();
 }
