@@ -1,7 +1,9 @@
 //! Text operators of Mega Data Factory, one file per operator. Each file holds the operator's
 //! params, its docs and its tests; [`register`] is the only list of them.
 
+pub mod pystr;
 mod text_length_filter;
+pub mod words;
 
 pub use text_length_filter::{TextLengthFilter, TextLengthFilterParams};
 
