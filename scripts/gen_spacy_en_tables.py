@@ -1,7 +1,8 @@
 """Generates crates/mdf-text/src/words/tables.rs: the data of spaCy's blank English tokenizer
-(the word tokenizer datatrove 0.10.1 uses for English) and Python's Unicode predicates.
+(the word tokenizer datatrove 0.10.1 uses for English), datatrove's punctuation set and Python's
+Unicode predicates.
 
-Needs spaCy 3.8 (any recent 3.x gives the same rules) and runs offline (`spacy.blank("en")`):
+Needs spaCy 3.8 and datatrove 0.10.1, and runs offline (`spacy.blank("en")`):
 
     python scripts/gen_spacy_en_tables.py            # rewrite the file
     python scripts/gen_spacy_en_tables.py --check    # exit 1 if it is out of date
@@ -36,7 +37,7 @@ def ranges(pred) -> list[tuple[int, int]]:
 
 def rust_ranges(name: str, doc: str, rs: list[tuple[int, int]]) -> str:
     body = ", ".join(f"(0x{a:X}, 0x{b:X})" for a, b in rs)
-    return f"/// {doc}\npub(crate) static {name}: &[(u32, u32)] = &[{body}];\n"
+    return f"/// {doc}\npub static {name}: &[(u32, u32)] = &[{body}];\n"
 
 
 def rust_str(s: str) -> str:
@@ -56,6 +57,8 @@ def generate() -> str:
     from spacy.lang import char_classes as cc
     from spacy.lang.punctuation import TOKENIZER_SUFFIXES
     from spacy.tokenizer import Tokenizer
+
+    from datatrove.utils.text import PUNCTUATION_SET
 
     nlp = spacy.blank("en")
     tok = nlp.tokenizer
@@ -109,17 +112,22 @@ def generate() -> str:
         ),
         rust_ranges("PY_ALPHA", "Python `str.isalpha`.", ranges(str.isalpha)),
         rust_ranges("PY_DECIMAL", "Python `re` `\\d` (`str.isdecimal`).", ranges(str.isdecimal)),
+        rust_ranges(
+            "DATATROVE_PUNCTUATION",
+            "datatrove 0.10.1 `utils.text.PUNCTUATION_SET` (Gopher's symbol words).",
+            ranges(PUNCTUATION_SET.__contains__),
+        ),
         rust_ranges("PY_ALNUM", "Python `str.isalnum` (`re` `\\w` is this plus `_`).", ranges(str.isalnum)),
     ]
     parts.append(
         "/// Units the suffix rule `(?<=[0-9])(?:{UNITS})$` splits off after a digit.\n"
-        "pub(crate) static UNITS: &[&str] = &["
+        "pub static UNITS: &[&str] = &["
         + ", ".join(rust_str(u) for u in units if u)
         + "];\n"
     )
     parts.append(
         "/// Currencies the suffix rule `(?<=[0-9])(?:{CURRENCY})$` splits off after a digit.\n"
-        "pub(crate) static CURRENCY: &[&str] = &["
+        "pub static CURRENCY: &[&str] = &["
         + ", ".join(rust_str(c) for c in currency if c)
         + "];\n"
     )
@@ -132,7 +140,7 @@ def generate() -> str:
         specials.append((s, pieces))
     parts.append(
         "/// Tokenizer exceptions (special cases): the string and the tokens it becomes.\n"
-        "pub(crate) static SPECIALS: &[(&str, &[&str])] = &[\n"
+        "pub static SPECIALS: &[(&str, &[&str])] = &[\n"
         + "".join(
             f"    ({rust_str(s)}, &[{', '.join(rust_str(p) for p in ps)}]),\n" for s, ps in specials
         )
@@ -157,7 +165,7 @@ def generate() -> str:
             patterns.append((s, pat))
     parts.append(
         "/// Special-case matcher patterns: (special case, its tokens without special cases).\n"
-        "pub(crate) static MATCHER_PATTERNS: &[(&str, &[&str])] = &[\n"
+        "pub static MATCHER_PATTERNS: &[(&str, &[&str])] = &[\n"
         + "".join(
             f"    ({rust_str(s)}, &[{', '.join(rust_str(p) for p in ps)}]),\n" for s, ps in patterns
         )

@@ -38,7 +38,27 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::pystr::{in_ranges, is_decimal, is_space, is_word_char};
 
 #[allow(clippy::unreadable_literal)]
-pub(crate) mod tables;
+pub mod tables;
+
+/// The language codes datatrove 0.10.1 tokenizes with spaCy's English rules
+/// (`assets/tokenizer_assignment.csv`): English and the languages that use it as a proxy.
+pub const ENGLISH_RULE_LANGUAGES: &[&str] = &[
+    "en", "en_Latn", "eng", "eng_Latn", "frr", "frr_Latn", "fry", "fry_Latn", "fy", "fy_Latn",
+    "sco", "sco_Latn", "stq", "stq_Latn",
+];
+
+/// `Ok` when [`WordTokenizer`] is datatrove's tokenizer for `language`.
+pub fn check_language(language: &str) -> Result<(), String> {
+    if ENGLISH_RULE_LANGUAGES.contains(&language) {
+        Ok(())
+    } else {
+        Err(format!(
+            "language `{language}` is not supported yet: the word tokenizer implements datatrove's \
+             spaCy English rules, used for {}",
+            ENGLISH_RULE_LANGUAGES.join(", ")
+        ))
+    }
+}
 
 /// Splits `text` into words exactly as datatrove 0.10.1's `split_into_words(text, "eng")`.
 /// Allocates the result; in a loop prefer [`WordTokenizer::tokenize`] with a reused buffer.
@@ -690,7 +710,7 @@ fn ip_ok(rest: &str, e: usize) -> bool {
         [a] => ('1'..='9').contains(a),
         [a, _] => ('1'..='9').contains(a),
         ['1', _, _] => true,
-        ['2', b, _] if matches!(b, '0' | '1') => true,
+        ['2', '0' | '1', _] => true,
         ['2', '2', c] => ('0'..='3').contains(c),
         _ => false,
     };
@@ -745,7 +765,11 @@ fn ip_ok(rest: &str, e: usize) -> bool {
                 (Some('3'), Some(d)) => d == '0' || d == '1',
                 _ => false,
             };
-            second && groups_follow(&t[t.chars().take(2).map(char::len_utf8).sum::<usize>()..], 2)
+            second
+                && groups_follow(
+                    &t[t.chars().take(2).map(char::len_utf8).sum::<usize>()..],
+                    2,
+                )
         });
     !excluded
 }
@@ -790,7 +814,8 @@ mod tests {
         assert_eq!(find_suffix("5km"), 2);
         assert_eq!(find_suffix("a……"), "……".len());
         assert_eq!(find_suffix("AB."), 1);
-        assert_eq!(find_suffix("Ab."), 0);
+        assert_eq!(find_suffix("Ab."), 1);
+        assert_eq!(find_suffix("A."), 0);
         assert_eq!(find_suffix("dog's"), 2);
     }
 
