@@ -58,7 +58,8 @@ ODDITIES = [
     "Email me at john.doe@example.com or visit https://www.example.org/path?x=1#top today.",
     "It's 5:30 p.m. and the U.S.A. team (led by Dr. Smith, Ph.D.) won 3-2 :) ;-) <3",
     "Prices: 5km, 10kg, 3.5GB, 100%, $20, US$5, 20°C. and 72°F. rock'n'roll e-mail co-op",
-    "Wait... what?! No—really… well---okay ~ fine -- sure. «Quote» „Zitat“ 『引用』 (nested [brackets]).",
+    "Wait... what?! No—really… well---okay ~ fine -- sure. "
+    "«Quote» „Zitat“ 『引用』 (nested [brackets]).",
     "### Heading\n#tag #another #third\n- item one\n- item two\n• bullet three\n* star",
     "192.168.0.1 8.8.8.8 localhost:8080 ftp://files.example.net/pub a/b c:d x=y 2^10 1+1=2",
     "I'm, you're, we've, they'd, can't, won't, shouldn't've, y'all, 'cause, ma'am, o'clock",

@@ -37,7 +37,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::pystr::{in_ranges, is_decimal, is_space, is_word_char};
 
-#[allow(clippy::unreadable_literal)]
+/// Generated data (`scripts/gen_spacy_en_tables.py`); kept as generated, not rustfmt-ed.
+#[rustfmt::skip]
 pub mod tables;
 
 /// The language codes datatrove 0.10.1 tokenizes with spaCy's English rules
