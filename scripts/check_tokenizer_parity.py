@@ -56,7 +56,6 @@ def main() -> int:
     args = ap.parse_args()
 
     from datatrove.utils.word_tokenizers import load_word_tokenizer
-
     from parity.gopher_corpus import build_corpus
 
     texts = [d["text"] for d in build_corpus(args.docs)] if args.docs else []
@@ -67,7 +66,7 @@ def main() -> int:
     proc = subprocess.run([args.bin], input=inp, capture_output=True, check=True)
     ours = [json.loads(line) for line in proc.stdout.decode().split("\n") if line]
     bad = 0
-    for t, a, b in zip(texts, ours, theirs):
+    for t, a, b in zip(texts, ours, theirs, strict=True):
         if a == b:
             continue
         bad += 1
