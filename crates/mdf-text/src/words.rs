@@ -153,19 +153,29 @@ impl WordTokenizer {
 
     /// `_tokenize_affixes` for one whitespace-free chunk `text[start..end]`.
     fn tokenize_chunk(&mut self, d: &Data, text: &str, start: usize, end: usize) {
-        if let Some(pieces) = d.special(&text[start..end]) {
+        let chunk = &text[start..end];
+        if let Some(pieces) = d.special(chunk) {
             self.push_special(pieces, start);
             return;
         }
-        // _split_affixes
+        // Fast path: ASCII letters have no affix, infix or URL; not a special case → one token.
+        if chunk.bytes().all(|b| b.is_ascii_alphabetic()) {
+            self.push(start, end);
+            return;
+        }
+        // _split_affixes. `checked` is a range already known not to be a special case.
         self.prefixes.clear();
         self.suffixes.clear();
         let (mut lo, mut hi) = (start, end);
+        let mut checked = (start, end);
         let mut last_size = 0usize;
         while lo < hi && hi - lo != last_size {
             let s = &text[lo..hi];
-            if d.special(s).is_some() {
-                break;
+            if (lo, hi) != checked {
+                if d.special(s).is_some() {
+                    break;
+                }
+                checked = (lo, hi);
             }
             last_size = hi - lo;
             let pre = find_prefix(s);
@@ -196,7 +206,12 @@ impl WordTokenizer {
         }
         if lo < hi {
             let s = &text[lo..hi];
-            if let Some(pieces) = d.special(s) {
+            let special = if (lo, hi) == checked {
+                None
+            } else {
+                d.special(s)
+            };
+            if let Some(pieces) = special {
                 self.push_special(pieces, lo);
             } else if url_match(s) {
                 self.push(lo, hi);
@@ -231,12 +246,17 @@ impl WordTokenizer {
     /// only happens when the span's text (spaces included) is itself a special case.
     fn apply_special_matcher(&mut self, d: &Data, text: &str) {
         self.matches.clear();
+        let bytes = text.as_bytes();
         let n = self.spans.len();
         for i in 0..n.saturating_sub(1) {
             if !self.spans[i + 1].adjacent {
                 continue;
             }
-            let first = &text[self.spans[i].start..self.spans[i].end];
+            let (a, b) = (self.spans[i], self.spans[i + 1]);
+            if !d.pair_possible(bytes[a.start], bytes[b.start]) {
+                continue;
+            }
+            let first = &text[a.start..a.end];
             let Some(cands) = d.matcher_first(first) else {
                 continue;
             };
@@ -311,6 +331,9 @@ struct Data {
     /// First token of a matcher pattern → indices into `patterns`.
     matcher: StrMap<Vec<u32>>,
     patterns: Vec<&'static [&'static str]>,
+    /// Bit (first byte of token 1) * 256 + (first byte of token 2) of every pattern: a cheap
+    /// test that skips the hash lookup for nearly every pair of adjacent tokens.
+    pairs: Vec<u64>,
 }
 
 impl std::fmt::Debug for Data {
@@ -323,6 +346,12 @@ impl Data {
     #[inline]
     fn special(&self, s: &str) -> Option<&'static [&'static str]> {
         self.specials.get(s).copied()
+    }
+
+    #[inline]
+    fn pair_possible(&self, a: u8, b: u8) -> bool {
+        let bit = (a as usize) << 8 | b as usize;
+        self.pairs[bit >> 6] & (1 << (bit & 63)) != 0
     }
 
     #[inline]
@@ -340,6 +369,7 @@ fn data() -> &'static Data {
         }
         let mut matcher: StrMap<Vec<u32>> = StrMap::default();
         let mut patterns = Vec::new();
+        let mut pairs = vec![0u64; 65536 / 64];
         for &(_, pat) in tables::MATCHER_PATTERNS {
             // One-token patterns only ever re-create the same token: skip them.
             if pat.len() < 2 {
@@ -347,6 +377,8 @@ fn data() -> &'static Data {
             }
             let idx = patterns.len() as u32;
             patterns.push(pat);
+            let bit = (pat[0].as_bytes()[0] as usize) << 8 | pat[1].as_bytes()[0] as usize;
+            pairs[bit >> 6] |= 1 << (bit & 63);
             match matcher.get_mut(pat[0]) {
                 Some(v) => v.push(idx),
                 None => matcher.insert(pat[0], vec![idx]),
@@ -356,6 +388,7 @@ fn data() -> &'static Data {
             specials,
             matcher,
             patterns,
+            pairs,
         }
     })
 }
