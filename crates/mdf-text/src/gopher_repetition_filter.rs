@@ -135,6 +135,12 @@ impl Component for GopherRepetitionFilter {
         "Gopher repetition rules (duplicate lines, paragraphs and n-grams), as datatrove 0.10.1";
 
     fn build(params: GopherRepetitionFilterParams) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(GopherRepetitionFilter::new(params)))
+    }
+}
+
+impl GopherRepetitionFilter {
+    pub fn new(params: GopherRepetitionFilterParams) -> Self {
         let top = params
             .top_n_grams
             .iter()
@@ -145,14 +151,14 @@ impl Component for GopherRepetitionFilter {
             .iter()
             .map(|&(n, f)| (n, f, intern_reason(&format!("duplicated_{n}_n_grams"))))
             .collect();
-        Ok(Box::new(GopherRepetitionFilter {
+        GopherRepetitionFilter {
             params,
             top,
             dup,
             tok: WordTokenizer::new(),
             scratch: Scratch::default(),
             words: Vec::new(),
-        }))
+        }
     }
 }
 
@@ -490,31 +496,8 @@ fn concat_eq(a: &[&str], b: &[&str]) -> bool {
 mod tests {
     use super::*;
 
-    fn filter() -> GopherRepetitionFilter {
-        GopherRepetitionFilter {
-            params: serde_json::from_str("{}").expect("defaults"),
-            top: Vec::new(),
-            dup: Vec::new(),
-            tok: WordTokenizer::new(),
-            scratch: Scratch::default(),
-            words: Vec::new(),
-        }
-    }
-
     fn built() -> GopherRepetitionFilter {
-        let p: GopherRepetitionFilterParams = serde_json::from_str("{}").expect("defaults");
-        let mut f = filter();
-        f.top = p
-            .top_n_grams
-            .iter()
-            .map(|&(n, x)| (n, x, intern_reason(&format!("top_{n}_gram"))))
-            .collect();
-        f.dup = p
-            .dup_n_grams
-            .iter()
-            .map(|&(n, x)| (n, x, intern_reason(&format!("duplicated_{n}_n_grams"))))
-            .collect();
-        f
+        GopherRepetitionFilter::new(serde_json::from_str("{}").expect("defaults"))
     }
 
     #[test]
