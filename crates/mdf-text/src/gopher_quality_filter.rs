@@ -201,12 +201,22 @@ impl GopherQualityFilter {
         self.found.iter_mut().for_each(|f| *f = false);
         let max_stop = self.stop_words.iter().map(String::len).max().unwrap_or(0);
         for w in words {
-            let (mut non_punct, mut alpha, mut chars) = (false, false, 0u64);
-            for c in w.chars() {
-                chars += 1;
-                non_punct |= !is_punct(c);
-                alpha |= pystr::is_alpha(c);
-            }
+            let (non_punct, alpha, chars) = if w.is_ascii() {
+                let (mut np, mut al) = (false, false);
+                for &b in w.as_bytes() {
+                    np |= !is_punct(b as char);
+                    al |= b.is_ascii_alphabetic();
+                }
+                (np, al, w.len() as u64)
+            } else {
+                let (mut np, mut al, mut n) = (false, false, 0u64);
+                for c in w.chars() {
+                    n += 1;
+                    np |= !is_punct(c);
+                    al |= pystr::is_alpha(c);
+                }
+                (np, al, n)
+            };
             if non_punct {
                 n_ns += 1;
                 ns_chars += chars;

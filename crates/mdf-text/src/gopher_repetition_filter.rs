@@ -12,7 +12,7 @@
 //!
 //! Ratios use `len(text)` in code points. An empty text is dropped as `empty`. A threshold of
 //! `null` (or 0 for the four line/paragraph fractions, which datatrove tests for truthiness)
-//! disables its rule. N-grams are keyed by a 61-bit polynomial hash and confirmed by comparing
+//! disables its rule. N-grams are keyed by a polynomial hash and confirmed by comparing
 //! the words, so hash collisions cannot change a decision.
 //!
 //! Known difference from datatrove v0.2.0 (the FineWeb release): that version split lines with
@@ -279,40 +279,32 @@ fn memchr_nl(b: &[u8]) -> Option<usize> {
     b.iter().position(|&c| c == b'\n')
 }
 
-/// Mersenne prime 2^61 - 1 and a fixed base for the polynomial n-gram hash.
-const M61: u64 = (1 << 61) - 1;
-const BASE: u64 = 0x1f35_a7bd_9e37_79b9 % M61;
+/// Odd base of the polynomial n-gram hash (arithmetic wraps mod 2^64). The hash only spreads
+/// n-grams over the table: every hit is confirmed by comparing the words, so a collision costs
+/// a comparison, never a wrong decision.
+const BASE: u64 = 0x9e37_79b9_7f4a_7c15;
 
 #[inline]
-fn mul_mod(a: u64, b: u64) -> u64 {
-    let p = (a as u128) * (b as u128);
-    let lo = (p as u64) & M61;
-    let hi = (p >> 61) as u64;
-    let s = lo + hi;
-    if s >= M61 {
-        s - M61
-    } else {
-        s
-    }
+fn wmul(a: u64, b: u64) -> u64 {
+    a.wrapping_mul(b)
 }
 
 #[inline]
-fn add_mod(a: u64, b: u64) -> u64 {
-    let s = a + b;
-    if s >= M61 {
-        s - M61
-    } else {
-        s
-    }
+fn wadd(a: u64, b: u64) -> u64 {
+    a.wrapping_add(b)
 }
 
 #[inline]
-fn sub_mod(a: u64, b: u64) -> u64 {
-    if a >= b {
-        a - b
-    } else {
-        a + M61 - b
-    }
+fn wsub(a: u64, b: u64) -> u64 {
+    a.wrapping_sub(b)
+}
+
+/// Final mix (splitmix64), so the table sees well-spread low and high bits.
+#[inline]
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Buffers reused from document to document.
@@ -378,11 +370,11 @@ impl Scratch {
             self.chars.push(c);
             cp += c as u64;
             self.char_prefix.push(cp);
-            self.word_hash.push(xxh3_64(w.as_bytes()) % M61);
+            self.word_hash.push(xxh3_64(w.as_bytes()));
             for &byte in w.as_bytes() {
-                h = add_mod(mul_mod(h, BASE), byte as u64 + 1);
+                h = wadd(wmul(h, BASE), byte as u64 + 1);
                 let last = *self.pow.last().unwrap_or(&1);
-                self.pow.push(mul_mod(last, BASE));
+                self.pow.push(wmul(last, BASE));
             }
             bytes += w.len();
             self.concat_prefix.push(h);
@@ -393,19 +385,17 @@ impl Scratch {
     /// Hash of the word sequence words[i..i+n] (for n-grams joined with spaces).
     #[inline]
     fn seq_hash(&self, i: usize, n: usize) -> u64 {
-        self.word_hash[i..i + n]
-            .iter()
-            .fold(n as u64, |acc, &w| add_mod(mul_mod(acc, BASE), w))
+        seq_hash_of(&self.word_hash, i, n)
     }
 
     /// Hash of the concatenation of words[i..i+n] (for n-grams joined without spaces).
     #[inline]
     fn concat_hash(&self, i: usize, n: usize) -> u64 {
         let len = self.byte_prefix[i + n] - self.byte_prefix[i];
-        sub_mod(
+        mix(wsub(
             self.concat_prefix[i + n],
-            mul_mod(self.concat_prefix[i], self.pow[len]),
-        )
+            wmul(self.concat_prefix[i], self.pow[len]),
+        ))
     }
 
     /// `len(top) * count` for the most common n-gram (datatrove's `find_top_duplicate`).
@@ -464,7 +454,7 @@ impl Scratch {
                 let (cp, bp, pow) = (&self.concat_prefix, &self.byte_prefix, &self.pow);
                 self.grams.insert_unique(h, i as u32, |&j| {
                     let j = j as usize;
-                    sub_mod(cp[j + n], mul_mod(cp[j], pow[bp[j + n] - bp[j]]))
+                    mix(wsub(cp[j + n], wmul(cp[j], pow[bp[j + n] - bp[j]])))
                 });
                 i += 1;
             }
@@ -474,9 +464,9 @@ impl Scratch {
 }
 
 fn seq_hash_of(word_hash: &[u64], i: usize, n: usize) -> u64 {
-    word_hash[i..i + n]
+    mix(word_hash[i..i + n]
         .iter()
-        .fold(n as u64, |acc, &w| add_mod(mul_mod(acc, BASE), w))
+        .fold(n as u64, |acc, &w| wadd(wmul(acc, BASE), w)))
 }
 
 /// Do two word sequences concatenate to the same string?
