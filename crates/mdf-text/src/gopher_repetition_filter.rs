@@ -307,19 +307,46 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// B^-1 mod 2^64 (B is odd, so it has an inverse; Newton's iteration doubles the correct bits).
+const BASE_INV: u64 = {
+    let mut x = BASE;
+    let mut k = 0;
+    while k < 6 {
+        x = x.wrapping_mul(2u64.wrapping_sub(BASE.wrapping_mul(x)));
+        k += 1;
+    }
+    x
+};
+
+/// Prefix hashes of the concatenated words, at word boundaries.
+#[derive(Default)]
+struct Concat {
+    prefix: Vec<u64>,
+    pow: Vec<u64>,
+    inv: Vec<u64>,
+}
+
+impl Concat {
+    /// Hash of words[i..i+n] concatenated: P[i+n] - P[i] * B^(bytes of the n-gram).
+    #[inline]
+    fn hash(&self, i: usize, n: usize) -> u64 {
+        let pow_len = wmul(self.pow[i + n], self.inv[i]);
+        mix(wsub(self.prefix[i + n], wmul(self.prefix[i], pow_len)))
+    }
+}
+
 /// Buffers reused from document to document.
 #[derive(Default)]
 struct Scratch {
     ranges: Vec<(usize, usize)>,
     seen: HashTable<u32>,
-    /// Per word: code points, hash of the word, and (at index i) the polynomial hash of the
-    /// concatenation of words[..i] with the byte count and B^bytes.
+    /// Per word: code points, hash of the word; at index i, over the concatenation of
+    /// words[..i]: its code points, its polynomial hash, B^bytes and B^-bytes (per word, not
+    /// per byte, so a huge document does not grow a huge buffer).
     chars: Vec<u32>,
     char_prefix: Vec<u64>,
     word_hash: Vec<u64>,
-    concat_prefix: Vec<u64>,
-    byte_prefix: Vec<usize>,
-    pow: Vec<u64>,
+    concat: Concat,
     counts: HashTable<(u32, u32)>,
     grams: HashTable<u32>,
 }
@@ -357,28 +384,29 @@ impl Scratch {
         self.chars.clear();
         self.char_prefix.clear();
         self.word_hash.clear();
-        self.concat_prefix.clear();
-        self.byte_prefix.clear();
-        self.pow.clear();
+        let c = &mut self.concat;
+        c.prefix.clear();
+        c.pow.clear();
+        c.inv.clear();
+        c.prefix.push(0);
+        c.pow.push(1);
+        c.inv.push(1);
         self.char_prefix.push(0);
-        self.concat_prefix.push(0);
-        self.byte_prefix.push(0);
-        self.pow.push(1);
-        let (mut cp, mut h, mut bytes) = (0u64, 0u64, 0usize);
+        let (mut cp, mut h, mut pw, mut inv) = (0u64, 0u64, 1u64, 1u64);
         for w in words {
-            let c = pystr::len(w) as u32;
-            self.chars.push(c);
-            cp += c as u64;
+            let n_chars = pystr::len(w) as u32;
+            self.chars.push(n_chars);
+            cp += n_chars as u64;
             self.char_prefix.push(cp);
             self.word_hash.push(xxh3_64(w.as_bytes()));
             for &byte in w.as_bytes() {
                 h = wadd(wmul(h, BASE), byte as u64 + 1);
-                let last = *self.pow.last().unwrap_or(&1);
-                self.pow.push(wmul(last, BASE));
+                pw = wmul(pw, BASE);
+                inv = wmul(inv, BASE_INV);
             }
-            bytes += w.len();
-            self.concat_prefix.push(h);
-            self.byte_prefix.push(bytes);
+            self.concat.prefix.push(h);
+            self.concat.pow.push(pw);
+            self.concat.inv.push(inv);
         }
     }
 
@@ -391,11 +419,7 @@ impl Scratch {
     /// Hash of the concatenation of words[i..i+n] (for n-grams joined without spaces).
     #[inline]
     fn concat_hash(&self, i: usize, n: usize) -> u64 {
-        let len = self.byte_prefix[i + n] - self.byte_prefix[i];
-        mix(wsub(
-            self.concat_prefix[i + n],
-            wmul(self.concat_prefix[i], self.pow[len]),
-        ))
+        self.concat.hash(i, n)
     }
 
     /// `len(top) * count` for the most common n-gram (datatrove's `find_top_duplicate`).
@@ -451,11 +475,9 @@ impl Scratch {
                 repeated += self.char_prefix[i + n] - self.char_prefix[i];
                 i += n;
             } else {
-                let (cp, bp, pow) = (&self.concat_prefix, &self.byte_prefix, &self.pow);
-                self.grams.insert_unique(h, i as u32, |&j| {
-                    let j = j as usize;
-                    mix(wsub(cp[j + n], wmul(cp[j], pow[bp[j + n] - bp[j]])))
-                });
+                let concat = &self.concat;
+                self.grams
+                    .insert_unique(h, i as u32, |&j| concat.hash(j as usize, n));
                 i += 1;
             }
         }
@@ -513,6 +535,11 @@ mod tests {
         assert_eq!(f.judge(varied), None);
         let rep = "alpha beta gamma delta epsilon ".repeat(5);
         assert!(f.judge(&rep).is_some());
+    }
+
+    #[test]
+    fn base_inverse() {
+        assert_eq!(BASE.wrapping_mul(BASE_INV), 1);
     }
 
     #[test]
