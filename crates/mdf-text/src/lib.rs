@@ -4,16 +4,23 @@
 mod dclm_words;
 mod fasttext_classifier;
 mod fasttext_model;
+mod gopher_quality_filter;
+mod gopher_repetition_filter;
 mod language_filter;
 mod punycode;
 mod pychars;
+pub mod pystr;
 mod refinedweb_line_filter;
 mod text_length_filter;
+mod text_rows;
 mod tld_extract;
 mod url_filter;
 mod url_lists;
 mod url_words;
+pub mod words;
 
+pub use gopher_quality_filter::{GopherQualityFilter, GopherQualityFilterParams};
+pub use gopher_repetition_filter::{GopherRepetitionFilter, GopherRepetitionFilterParams};
 pub use text_length_filter::{TextLengthFilter, TextLengthFilterParams};
 pub use url_filter::{UrlFilter, UrlFilterParams};
 
@@ -24,4 +31,6 @@ pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_operator::<language_filter::LanguageFilter>();
     registry.register_operator::<fasttext_classifier::FasttextClassifier>();
     registry.register_operator::<refinedweb_line_filter::RefinedwebLineFilter>();
+    registry.register_operator::<GopherRepetitionFilter>();
+    registry.register_operator::<GopherQualityFilter>();
 }
