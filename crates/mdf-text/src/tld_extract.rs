@@ -182,6 +182,74 @@ pub fn split_host(netloc: &str) -> HostParts<'_> {
     }
 }
 
+/// Characters whose NFKC form holds one of `/?#@:` (Unicode 14, CPython 3.11): a netloc with one
+/// of them makes `urlsplit` raise (`_checknetloc`).
+const NFKC_UNSAFE: &[char] = &[
+    '\u{2047}', '\u{2048}', '\u{2049}', '\u{2100}', '\u{2101}', '\u{2105}', '\u{2106}', '\u{2a74}',
+    '\u{fe13}', '\u{fe16}', '\u{fe55}', '\u{fe56}', '\u{fe5f}', '\u{fe6b}', '\u{ff03}', '\u{ff0f}',
+    '\u{ff1a}', '\u{ff1f}', '\u{ff20}',
+];
+
+/// `urllib.parse.urlsplit(url).netloc` as CPython 3.11 computes it (same as `urlparse`): leading
+/// C0 controls and spaces stripped, every tab, CR and LF deleted, an optional `scheme:` (ASCII
+/// letter first, then letters, digits, `+-.`), and the netloc after `//` up to the first `/`, `?`
+/// or `#`, userinfo and port included, case kept. `Err` where Python raises `ValueError`:
+/// unbalanced brackets, a bracketed host that is not IPv6 (or `v<hex>.<x>`), or a character whose
+/// NFKC form holds `/?#@:`. IPv6 is checked with Rust's parser (scope id `%x` allowed, as Python).
+pub fn py_netloc(url: &str) -> std::result::Result<String, &'static str> {
+    let url = url.trim_start_matches(|c: char| c <= ' ');
+    let cleaned: Cow<'_, str> = if url.contains(['\t', '\r', '\n']) {
+        Cow::Owned(url.replace(['\t', '\r', '\n'], ""))
+    } else {
+        Cow::Borrowed(url)
+    };
+    let mut rest: &str = &cleaned;
+    if let Some(i) = rest.find(':') {
+        let scheme = &rest[..i];
+        if i > 0
+            && scheme.as_bytes()[0].is_ascii_alphabetic()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        {
+            rest = &rest[i + 1..];
+        }
+    }
+    let Some(after) = rest.strip_prefix("//") else {
+        return Ok(String::new());
+    };
+    let netloc = &after[..after.find(['/', '?', '#']).unwrap_or(after.len())];
+    let (open, close) = (netloc.contains('['), netloc.contains(']'));
+    if open != close {
+        return Err("Invalid IPv6 URL");
+    }
+    if open {
+        let inside = netloc.split_once('[').map_or("", |(_, r)| r);
+        let host = inside.split_once(']').map_or(inside, |(h, _)| h);
+        if let Some(future) = host.strip_prefix('v') {
+            // `\Av[a-fA-F0-9]+\..+\Z`
+            let hex = future.bytes().take_while(u8::is_ascii_hexdigit).count();
+            let tail = &future[hex..];
+            if hex == 0 || !tail.starts_with('.') || tail.len() < 2 {
+                return Err("IPvFuture address is invalid");
+            }
+        } else {
+            let (addr, scope) = match host.split_once('%') {
+                Some((a, s)) => (a, Some(s)),
+                None => (host, None),
+            };
+            let scope_ok = scope.is_none_or(|s| !s.is_empty() && !s.contains('%'));
+            if !scope_ok || addr.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err("Invalid IPv6 URL");
+            }
+        }
+    }
+    if !netloc.is_ascii() && netloc.contains(NFKC_UNSAFE) {
+        return Err("netloc contains invalid characters under NFKC normalization");
+    }
+    Ok(netloc.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +295,37 @@ mod tests {
             s("example.com", "www.example.com")
         );
         assert_eq!(parts("//.foo.com/"), s("foo.com", "foo.com"));
+    }
+
+    #[test]
+    fn py_netloc_follows_cpython_urlsplit() {
+        let ok = |u: &str| py_netloc(u).expect("parses");
+        assert_eq!(
+            ok("http://User:Pw@WWW.X.com:8080/a?b#c"),
+            "User:Pw@WWW.X.com:8080"
+        );
+        assert_eq!(ok("x.com/path"), "");
+        assert_eq!(ok("//x.com?q"), "x.com");
+        assert_eq!(ok(" \u{1}http://x.com#f"), "x.com");
+        assert_eq!(ok("ht\ttp://x\n.com/"), "x.com");
+        assert_eq!(ok("1http://x.com/"), "", "a scheme starts with a letter");
+        assert_eq!(ok("a_b://x.com/"), "", "`_` is not a scheme character");
+        assert_eq!(ok("mailto://x.com/"), "x.com");
+        assert_eq!(ok("http://[::1]:80/"), "[::1]:80");
+        assert_eq!(ok("http://[fe80::1%eth0]/"), "[fe80::1%eth0]");
+        assert_eq!(ok("http://[v1.x]/"), "[v1.x]");
+        assert_eq!(ok("http://bücher.de/"), "bücher.de");
+        for bad in [
+            "http://[::1/",
+            "http://::1]/",
+            "http://[1.2.3.4]/",
+            "http://[v1.]/",
+            "http://[vz.x]/",
+            "http://[::1%]/",
+            "http://a\u{2100}b/",
+            "http://a\u{ff0f}b/",
+        ] {
+            assert!(py_netloc(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -37,8 +37,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use mdf_core::batch::{str_column, StrLookup};
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
-use crate::tld_extract::{lenient_netloc, split_host};
-use crate::url_lists::{self, DomainList, DEFAULT_QUALITY_SOURCES, DEFAULT_WORD_WEIGHTS};
+use crate::tld_extract::{lenient_netloc, py_netloc, split_host};
+use crate::url_lists::{
+    self, DomainList, DCLM_QUALITY_DOMAINS, DEFAULT_QUALITY_SOURCES, DEFAULT_WORD_WEIGHTS,
+};
+use crate::url_words::{Folded, ReWords};
 
 /// Which semantics `url_filter` applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -49,6 +52,8 @@ pub enum UrlFilterMode {
     /// The seed's severity-weighted word score, with token matching and PSL-aware domains.
     #[default]
     Weighted,
+    /// DCLM-Baseline's RW-v2 URL steps 1–4 (`url_substring_filter` in `mlfoundations/dclm`).
+    Dclm,
 }
 
 /// What to do with a record whose URL is null, empty or absent.
@@ -63,24 +68,29 @@ pub enum MissingUrl {
     Drop,
 }
 
-/// Params of `url_filter`. Params marked "fineweb" or "weighted" belong to that mode only; setting
-/// one in the other mode is a config error.
+/// Params of `url_filter`. Params marked "fineweb", "weighted" or "dclm" belong to those modes
+/// only; setting one in another mode is a config error.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UrlFilterParams {
-    /// `fineweb` (datatrove's URLFilter, use it for FineWeb/RefinedWeb recipes) or `weighted`
-    /// (the seed's scoring). Default: `weighted`.
+    /// `fineweb` (datatrove's URLFilter, use it for FineWeb recipes), `dclm` (DCLM-Baseline's
+    /// RW-v2 URL steps, for DCLM/RefinedWeb recipes) or `weighted` (the seed's scoring).
+    /// Default: `weighted`.
     #[serde(default)]
     pub mode: UrlFilterMode,
     /// Column holding the URL. Default: `url`.
     #[serde(default = "default_url_field")]
     pub url_field: String,
     /// Records with a null, empty or missing URL: `reject`, `keep` or `drop`. Default: `reject` in
-    /// fineweb mode (datatrove fails on them), `keep` in weighted mode (as the seed).
+    /// fineweb and dclm modes (the references fail on them), `keep` in weighted mode (as the
+    /// seed). In dclm mode an empty URL is judged like any other (DCLM accepts it), so this only
+    /// concerns null and absent ones.
     #[serde(default)]
     pub missing_url: Option<MissingUrl>,
     /// Domain blocklist files, UT1 format (one domain per line, `#` comments, `.gz` allowed).
-    /// Fineweb compares entries as written; weighted lower-cases them. Alias:
+    /// Fineweb compares entries as written; weighted and dclm lower-case them. In dclm mode this is
+    /// where DCLM's `refinedweb_banned_domains_curated.txt` goes (the HF dataset
+    /// `mlfoundations/refinedweb_banned_domains_curated`, not shipped). Alias:
     /// `domain_blocklist_paths`. Default: none.
     #[serde(default, alias = "domain_blocklist_paths")]
     pub blocklist_paths: Vec<String>,
@@ -103,7 +113,7 @@ pub struct UrlFilterParams {
     /// fineweb: extra banned sub-words. Default: none.
     #[serde(default)]
     pub banned_subwords: Vec<String>,
-    /// fineweb: minimum number of distinct soft words that drops a URL. Default: 2.
+    /// fineweb, dclm: minimum number of distinct soft words that drops a URL. Default: 2.
     #[serde(default)]
     pub soft_word_threshold: Option<u32>,
     /// fineweb: include datatrove's built-in hard, soft and sub-word lists (203, 87 and 134
@@ -124,14 +134,29 @@ pub struct UrlFilterParams {
     /// the blocklist and the quality sources. Default: true.
     #[serde(default)]
     pub check_subdomains: Option<bool>,
+    /// dclm: DCLM strict-word file (one word per line, verbatim; matched as a substring of the
+    /// lower-cased URL without `-` and `.`), replacing the built-in 117 words. Default: none.
+    #[serde(default)]
+    pub strict_words_path: Option<String>,
+    /// dclm: DCLM hard-word file (whole-word match), replacing the built-in 176 words.
+    /// Default: none.
+    #[serde(default)]
+    pub hard_words_path: Option<String>,
+    /// dclm: DCLM soft-word file (drop at `soft_word_threshold` distinct whole-word matches),
+    /// replacing the built-in 83 words. Default: none.
+    #[serde(default)]
+    pub soft_words_path: Option<String>,
     /// Drop curated high-quality domains (Wikipedia, arXiv, GitHub, ...) so that they can come
-    /// from curated corpora instead (RefinedWeb §G.1.3). Default: false.
+    /// from curated corpora instead (RefinedWeb §G.1.3). In dclm mode this is step 1b of DCLM's
+    /// RefinedWeb reproduction (omitted in DCLM-Baseline): an exact match of the normalised
+    /// netloc against 16 domains, reason `dclm_quality_domain`. Default: false.
     #[serde(default)]
     pub exclude_quality_sources: bool,
     /// Extra quality-source domains. Default: none.
     #[serde(default)]
     pub quality_source_domains: Option<Vec<String>>,
-    /// Start from the seed's 35 default quality sources. Default: true.
+    /// Start from the default quality sources: the seed's 35 (fineweb, weighted) or DCLM's 16
+    /// (dclm). Default: true.
     #[serde(default = "yes")]
     pub use_default_quality_sources: bool,
 }
@@ -153,8 +178,16 @@ impl UrlFilterParams {
         note(!self.banned_words.is_empty(), "banned_words");
         note(!self.soft_banned_words.is_empty(), "soft_banned_words");
         note(!self.banned_subwords.is_empty(), "banned_subwords");
-        note(self.soft_word_threshold.is_some(), "soft_word_threshold");
         note(self.use_integrated_lists.is_some(), "use_integrated_lists");
+        set
+    }
+
+    fn dclm_only(&self) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        let mut note = |cond: bool, name| cond.then(|| set.push(name));
+        note(self.strict_words_path.is_some(), "strict_words_path");
+        note(self.hard_words_path.is_some(), "hard_words_path");
+        note(self.soft_words_path.is_some(), "soft_words_path");
         set
     }
 
@@ -171,16 +204,40 @@ impl UrlFilterParams {
 
 impl Params for UrlFilterParams {
     fn check(&self) -> std::result::Result<(), String> {
-        let (wrong, mode, other) = match self.mode {
-            UrlFilterMode::Fineweb => (self.weighted_only(), "fineweb", "weighted"),
-            UrlFilterMode::Weighted => (self.fineweb_only(), "weighted", "fineweb"),
+        let (mode, wrong) = match self.mode {
+            UrlFilterMode::Fineweb => (
+                "fineweb",
+                [
+                    ("weighted", self.weighted_only()),
+                    ("dclm", self.dclm_only()),
+                ],
+            ),
+            UrlFilterMode::Weighted => {
+                let mut fineweb = self.fineweb_only();
+                if self.soft_word_threshold.is_some() {
+                    fineweb.push("soft_word_threshold");
+                }
+                (
+                    "weighted",
+                    [("fineweb", fineweb), ("dclm", self.dclm_only())],
+                )
+            }
+            UrlFilterMode::Dclm => (
+                "dclm",
+                [
+                    ("fineweb", self.fineweb_only()),
+                    ("weighted", self.weighted_only()),
+                ],
+            ),
         };
-        if !wrong.is_empty() {
-            return Err(format!(
-                "{} only appl{} to `mode: {other}`, but the mode is `{mode}`",
-                wrong.join(", "),
-                if wrong.len() == 1 { "ies" } else { "y" }
-            ));
+        for (other, wrong) in wrong {
+            if !wrong.is_empty() {
+                return Err(format!(
+                    "{} only appl{} to `mode: {other}`, but the mode is `{mode}`",
+                    wrong.join(", "),
+                    if wrong.len() == 1 { "ies" } else { "y" }
+                ));
+            }
         }
         if let Some(t) = self.score_threshold {
             if !t.is_finite() {
@@ -214,6 +271,65 @@ pub const BLACKLISTED_SUBWORD: &str = "blacklisted_subword";
 pub const WORD_SCORE: &str = "word_score";
 pub const QUALITY_SOURCE: &str = "quality_source";
 pub const MISSING_URL: &str = "missing_url";
+/// Drop reasons of dclm mode, one per DCLM step.
+pub const DCLM_DOMAIN: &str = "dclm_domain";
+pub const DCLM_QUALITY_DOMAIN: &str = "dclm_quality_domain";
+pub const DCLM_STRICT_WORD: &str = "dclm_strict_word";
+pub const DCLM_HARD_WORD: &str = "dclm_hard_word";
+pub const DCLM_SOFT_WORDS: &str = "dclm_soft_words";
+
+/// Rules of dclm mode (steps 2–4; steps 1 and 1b use the operator's domain and quality lists).
+struct Dclm {
+    strict: ReWords,
+    hard: ReWords,
+    soft: ReWords,
+    soft_threshold: usize,
+}
+
+impl Dclm {
+    fn build(p: &UrlFilterParams) -> Result<Self> {
+        let list = |path: &Option<String>, builtin: &'static str, what: &str| -> Result<ReWords> {
+            let words: Vec<String> = match path {
+                Some(path) => url_lists::read_word_file(path)?,
+                None => builtin.lines().map(str::to_owned).collect(),
+            };
+            ReWords::new(words.iter().map(String::as_str)).map_err(|e| {
+                MdfError::config(format!(
+                    "url_filter: cannot build the {what} automaton: {e}"
+                ))
+            })
+        };
+        Ok(Dclm {
+            strict: list(
+                &p.strict_words_path,
+                url_lists::DCLM_STRICT_WORDS,
+                "strict-word",
+            )?,
+            hard: list(&p.hard_words_path, url_lists::DCLM_HARD_WORDS, "hard-word")?,
+            soft: list(&p.soft_words_path, url_lists::DCLM_SOFT_WORDS, "soft-word")?,
+            soft_threshold: p.soft_word_threshold.unwrap_or(2) as usize,
+        })
+    }
+
+    /// Steps 2–4 on the whole URL.
+    fn judge_url(&self, url: &str) -> Option<&'static str> {
+        let lowered = url.to_lowercase();
+        if !self.strict.is_empty() {
+            let squeezed = lowered.replace(['-', '.'], "");
+            if self.strict.any_substring(&Folded::new(&squeezed)) {
+                return Some(DCLM_STRICT_WORD);
+            }
+        }
+        let folded = Folded::new(&lowered);
+        if self.hard.any_whole_word(&folded) {
+            return Some(DCLM_HARD_WORD);
+        }
+        if !self.soft.is_empty() && self.soft.distinct_whole_words(&folded) >= self.soft_threshold {
+            return Some(DCLM_SOFT_WORDS);
+        }
+        None
+    }
+}
 
 /// Rules of fineweb mode.
 struct Fineweb {
@@ -236,6 +352,7 @@ struct Weighted {
 enum Rules {
     Fineweb(Box<Fineweb>),
     Weighted(Weighted),
+    Dclm(Dclm),
 }
 
 pub struct UrlFilter {
@@ -257,9 +374,15 @@ impl Component for UrlFilter {
 
     fn build(p: UrlFilterParams) -> Result<Box<dyn Operator>> {
         let fineweb = p.mode == UrlFilterMode::Fineweb;
+        let dclm = p.mode == UrlFilterMode::Dclm;
         let domains = DomainList::build(&p.blocklist_paths, &p.blocklist_domains, !fineweb)?;
         let quality = p.exclude_quality_sources.then(|| {
-            let defaults = DEFAULT_QUALITY_SOURCES.iter().map(|d| d.to_string());
+            let builtin = if dclm {
+                DCLM_QUALITY_DOMAINS
+            } else {
+                DEFAULT_QUALITY_SOURCES
+            };
+            let defaults = builtin.iter().map(|d| d.to_string());
             let defaults = defaults.filter(|_| p.use_default_quality_sources);
             let extra = p.quality_source_domains.iter().flatten();
             defaults
@@ -269,6 +392,8 @@ impl Component for UrlFilter {
         });
         let rules = if fineweb {
             Rules::Fineweb(Box::new(Fineweb::build(&p)?))
+        } else if dclm {
+            Rules::Dclm(Dclm::build(&p)?)
         } else {
             let mut weights: Vec<(String, f64)> = Vec::new();
             if p.use_default_words.unwrap_or(true) {
@@ -288,7 +413,7 @@ impl Component for UrlFilter {
         };
         Ok(Box::new(UrlFilter {
             url_field: p.url_field,
-            missing_url: p.missing_url.unwrap_or(if fineweb {
+            missing_url: p.missing_url.unwrap_or(if fineweb || dclm {
                 MissingUrl::Reject
             } else {
                 MissingUrl::Keep
@@ -386,6 +511,27 @@ fn host_and_parents<'a>(host: &'a str, registered: &'a str) -> impl Iterator<Ite
 }
 
 impl UrlFilter {
+    /// dclm mode: steps 1 and 1b on `urlparse(url).netloc`, lower-cased, every `www` deleted;
+    /// then steps 2–4. `Err` (a reject) where Python's `urlparse` raises, if a netloc step runs.
+    fn judge_dclm(
+        &self,
+        rules: &Dclm,
+        url: &str,
+    ) -> std::result::Result<Option<&'static str>, String> {
+        if !self.domains.is_empty() || self.quality.is_some() {
+            let netloc =
+                py_netloc(url).map_err(|e| format!("invalid_url: urlparse raises `{e}`"))?;
+            let key = netloc.to_lowercase().replace("www", "");
+            if self.domains.contains(&key) {
+                return Ok(Some(DCLM_DOMAIN));
+            }
+            if self.quality.as_ref().is_some_and(|q| q.contains(&key)) {
+                return Ok(Some(DCLM_QUALITY_DOMAIN));
+            }
+        }
+        Ok(rules.judge_url(url))
+    }
+
     fn judge(&mut self, url: &str) -> Option<&'static str> {
         let netloc = lenient_netloc(url);
         if let Rules::Fineweb(fw) = &mut self.rules {
@@ -424,6 +570,7 @@ impl UrlFilter {
                 return Some(WORD_SCORE);
             }
         }
+        // Not reached in dclm mode (see `process`).
         self.quality_source(netloc)
     }
 
@@ -453,8 +600,18 @@ impl Operator for UrlFilter {
         let field = self.url_field.clone();
         match str_column(&batch, &field) {
             StrLookup::Found(urls) => {
+                let dclm = matches!(self.rules, Rules::Dclm(_));
                 for row in 0..batch.num_rows() {
                     match urls.get(row) {
+                        Some(url) if dclm => {
+                            if let Rules::Dclm(rules) = &self.rules {
+                                match self.judge_dclm(rules, url) {
+                                    Ok(Some(reason)) => verdicts.drop_row(row, reason),
+                                    Ok(None) => {}
+                                    Err(why) => verdicts.reject_row(row, why),
+                                }
+                            }
+                        }
                         Some(url) if !url.is_empty() => {
                             if let Some(reason) = self.judge(url) {
                                 verdicts.drop_row(row, reason);

@@ -224,3 +224,281 @@ fn params_of_the_other_mode_are_config_errors() {
     p.word_weights = Some([("--".to_owned(), 0.5)].into_iter().collect());
     assert!(p.check().is_err());
 }
+
+fn dclm() -> UrlFilterParams {
+    UrlFilterParams {
+        mode: UrlFilterMode::Dclm,
+        url_field: "url".into(),
+        use_default_quality_sources: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn dclm_domain_step_deletes_every_www_and_keeps_port_and_userinfo() {
+    let mut p = dclm();
+    p.blocklist_domains = vec![
+        "Bad.com".into(),
+        "bad.com:8080".into(),
+        "user@bad.org".into(),
+        ".evil.net".into(),
+        "www.never.com".into(),
+    ];
+    let got = reasons(
+        p,
+        &[
+            "http://BAD.com/x",      // lower-cased netloc
+            "https://www.bad.com/",  // ".bad.com": no match
+            "http://wwwbad.com/",    // "bad.com"
+            "http://bawwwd.com/",    // every occurrence deleted
+            "http://bad.com:8080/",  // port kept
+            "http://bad.com:80/",    // other port: no match
+            "http://user@bad.org/",  // userinfo kept
+            "http://www.evil.net/",  // ".evil.net"
+            "http://www.never.com/", // list entries keep their www
+            "http://sub.bad.com/",   // exact match only
+            "bad.com/no-scheme",     // netloc is empty without `//`
+            "//bad.com/relative",    // scheme-relative: netloc found
+            "  http://bad.com/",     // leading spaces stripped
+            "ht\ttp://b\nad.com/",   // tabs and newlines deleted
+        ],
+    );
+    let d = r(DCLM_DOMAIN);
+    assert_eq!(
+        got,
+        vec![
+            d.clone(),
+            None,
+            d.clone(),
+            d.clone(),
+            d.clone(),
+            None,
+            d.clone(),
+            d.clone(),
+            None,
+            None,
+            None,
+            d.clone(),
+            d.clone(),
+            d
+        ]
+    );
+}
+
+#[test]
+fn dclm_www_deletion_is_one_left_to_right_pass() {
+    let mut p = dclm();
+    // "wwww.x.com" → "w.x.com"; "wwwwww.x.com" → ".x.com".
+    p.blocklist_domains = vec!["w.x.com".into(), ".x.com".into()];
+    let got = reasons(
+        p,
+        &[
+            "http://wwww.x.com/",
+            "http://wwwwww.x.com/",
+            "http://ww.x.com/",
+        ],
+    );
+    assert_eq!(got, vec![r(DCLM_DOMAIN), r(DCLM_DOMAIN), None]);
+}
+
+#[test]
+fn dclm_quality_domains_are_exact_and_off_by_default() {
+    let urls = [
+        "https://wikipedia.org/wiki/X",
+        "https://en.wikipedia.org/wiki/X",
+        "https://www.github.com/a", // ".github.com" after deleting www
+        "https://GitHub.com/a",
+        "https://github.com:443/a",
+    ];
+    assert_eq!(reasons(dclm(), &urls), vec![None; 5]);
+    let mut p = dclm();
+    p.exclude_quality_sources = true;
+    let q = r(DCLM_QUALITY_DOMAIN);
+    assert_eq!(reasons(p, &urls), vec![q.clone(), None, None, q, None]);
+}
+
+#[test]
+fn dclm_strict_words_ignore_dashes_and_dots_and_match_inside_words() {
+    let got = reasons(
+        dclm(),
+        &[
+            "http://x.com/big-tits.html", // "bigtits" once - and . are gone
+            "http://x.com/BLOW.JOB",      // lower-cased
+            "http://x.com/myblowjobs",    // substring
+            "http://x.com/g-spot",        // the list's "g-spot" keeps its dash: never matches
+            "http://x.com/gspot",
+            "http://x.com/ba_llsack", // `_` is not deleted
+            "http://x.com/\u{1F595}", // the emoji entry
+            "http://x.com/groupſex",  // IGNORECASE: ſ matches s
+        ],
+    );
+    let s = r(DCLM_STRICT_WORD);
+    assert_eq!(
+        got,
+        vec![
+            s.clone(),
+            s.clone(),
+            s.clone(),
+            None,
+            None,
+            None,
+            s.clone(),
+            s
+        ]
+    );
+}
+
+#[test]
+fn dclm_hard_words_need_python_word_boundaries() {
+    let got = reasons(
+        dclm(),
+        &[
+            "http://x.com/porn",
+            "http://x.com/PORN-videos",
+            "http://x.com/pornstar", // no boundary after
+            "http://x.com/porn_x",   // `_` is a word character
+            "http://x.com/porn2",    // digits too
+            "http://x.com/2porn",
+            "http://x.com/pornévideo",  // unicode letters too
+            "http://x.com/porn\u{300}", // a combining mark is not \w: boundary
+            "http://x.com/p.o.r.n",     // hard words see the dots
+            "http://x.com/xxx",
+            "http://x.com/xxxx",
+            "http://x.com/?q=tit",
+            "http://x.com/tıt", // IGNORECASE: ı matches i
+        ],
+    );
+    let h = r(DCLM_HARD_WORD);
+    assert_eq!(
+        got,
+        vec![
+            h.clone(),
+            h.clone(),
+            None,
+            None,
+            None,
+            None,
+            None,
+            h.clone(),
+            None,
+            h.clone(),
+            None,
+            h.clone(),
+            h
+        ]
+    );
+}
+
+#[test]
+fn dclm_soft_words_need_two_distinct_whole_words() {
+    let got = reasons(
+        dclm(),
+        &[
+            "http://x.com/sex",
+            "http://x.com/sex/sex", // one distinct word
+            "http://x.com/sex/nude",
+            "http://x.com/sexy-nude",
+            "http://x.com/sexnude",    // no boundaries
+            "http://x.com/s&m/escort", // "s&m" holds a non-word character
+            "http://x.com/sex/ſex",    // distinct as matched text (findall)
+            "http://essex.ac.uk/sussex",
+        ],
+    );
+    let s = r(DCLM_SOFT_WORDS);
+    assert_eq!(
+        got,
+        vec![None, None, s.clone(), s.clone(), None, s.clone(), s, None]
+    );
+    let mut p = dclm();
+    p.soft_word_threshold = Some(1);
+    assert_eq!(reasons(p, &["http://x.com/sex"]), vec![r(DCLM_SOFT_WORDS)]);
+}
+
+#[test]
+fn dclm_steps_run_in_order_and_missing_urls() {
+    let mut p = dclm();
+    p.blocklist_domains = vec!["porn.com".into()];
+    p.exclude_quality_sources = true;
+    let got = run(
+        p,
+        &[
+            Some("http://porn.com/bigtits/sex/nude"),
+            Some("http://reddit.com/bigtits"),
+            Some("http://x.com/bigtits/porn"),
+            Some("http://x.com/porn/sex/nude"),
+            Some(""),
+            None,
+            Some("http://[::1/"),
+            Some("http://[1.2.3.4]/"),
+            Some("http://a\u{2100}b.com/"),
+            Some("http://[::1]:80/"),
+        ],
+    );
+    assert_eq!(got[0], r(DCLM_DOMAIN));
+    assert_eq!(got[1], r(DCLM_QUALITY_DOMAIN));
+    assert_eq!(got[2], r(DCLM_STRICT_WORD));
+    assert_eq!(got[3], r(DCLM_HARD_WORD));
+    assert_eq!(got[4], None, "an empty URL is judged, and passes");
+    assert!(got[5]
+        .as_deref()
+        .is_some_and(|m| m.starts_with("REJECT missing_field")));
+    for g in &got[6..9] {
+        assert!(
+            g.as_deref()
+                .is_some_and(|m| m.starts_with("REJECT invalid_url")),
+            "{g:?}"
+        );
+    }
+    assert_eq!(got[9], None);
+    // Without a netloc step, a URL urlparse refuses still goes through the word steps.
+    assert_eq!(
+        reasons(dclm(), &["http://[::1/porn"]),
+        vec![r(DCLM_HARD_WORD)]
+    );
+}
+
+#[test]
+fn dclm_word_files_replace_builtins_and_params_of_other_modes_are_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("hard.txt");
+    std::fs::write(&f, "Foo\n\n# bar\r\n").expect("write");
+    let mut p = dclm();
+    p.hard_words_path = Some(f.display().to_string());
+    let got = reasons(
+        p,
+        &[
+            "http://x.com/foo",
+            "http://x.com/porn",
+            "http://x.com/#%20bar",
+        ],
+    );
+    assert_eq!(got, vec![r(DCLM_HARD_WORD), None, None]);
+
+    let mut p = dclm();
+    p.banned_words = vec!["x".into()];
+    assert!(p.check().unwrap_err().contains("mode: fineweb"));
+    let mut p = dclm();
+    p.score_threshold = Some(0.3);
+    assert!(p.check().unwrap_err().contains("mode: weighted"));
+    let mut p = fineweb();
+    p.soft_words_path = Some("x".into());
+    assert!(p.check().unwrap_err().contains("mode: dclm"));
+    let mut p = weighted();
+    p.soft_word_threshold = Some(3);
+    assert!(p.check().unwrap_err().contains("mode: fineweb"));
+    let mut p = dclm();
+    p.soft_word_threshold = Some(3);
+    assert!(p.check().is_ok());
+}
+
+#[test]
+fn dclm_builtin_lists_have_dclm_sizes() {
+    for (text, n) in [
+        (url_lists::DCLM_STRICT_WORDS, 117),
+        (url_lists::DCLM_HARD_WORDS, 176),
+        (url_lists::DCLM_SOFT_WORDS, 83),
+    ] {
+        let set: HashSet<&str> = text.lines().collect();
+        assert_eq!(set.len(), n);
+    }
+}

@@ -22,6 +22,50 @@ pub const SOFT_BANNED_WORDS: &str = include_str!("../assets/url_filter/soft_bann
 /// datatrove 0.10.1 `assets/banned_subwords.txt`.
 pub const BANNED_SUBWORDS: &str = include_str!("../assets/url_filter/banned_subwords.txt");
 
+/// DCLM `baselines/mappers/banlists/refinedweb_banned_words_strict_reverse_engineered.txt` (117
+/// words, from the RefinedWeb paper's appendix; see `assets/README.md`).
+pub const DCLM_STRICT_WORDS: &str =
+    include_str!("../assets/url_filter/dclm/refinedweb_banned_words_strict_reverse_engineered.txt");
+/// DCLM `refinedweb_banned_words_hard_reverse_engineered.txt` (176 words).
+pub const DCLM_HARD_WORDS: &str =
+    include_str!("../assets/url_filter/dclm/refinedweb_banned_words_hard_reverse_engineered.txt");
+/// DCLM `refinedweb_banned_words_soft_reverse_engineered.txt` (83 words).
+pub const DCLM_SOFT_WORDS: &str =
+    include_str!("../assets/url_filter/dclm/refinedweb_banned_words_soft_reverse_engineered.txt");
+
+/// The 16 high-quality domains of DCLM's RefinedWeb reproduction (`refinedweb.yaml`, step 1b).
+pub const DCLM_QUALITY_DOMAINS: &[&str] = &[
+    "arxiv.org",
+    "askubuntu.com",
+    "stackoverflow.com",
+    "stackapps.com",
+    "stackexchange.com",
+    "mathoverflow.net",
+    "exporter.nih.gov",
+    "ncbi.nlm.nih.gov",
+    "github.com",
+    "irclogs.ubuntu.com",
+    "news.ycombinator.com",
+    "courtlistener.com",
+    "reddit.com",
+    "statmt.org",
+    "uspto.gov",
+    "wikipedia.org",
+];
+
+/// The words of a DCLM word-list file: every line verbatim (Python `splitlines()` separators
+/// `\n`, `\r\n`, `\r`; no comments, no stripping), empty lines skipped (DCLM would keep the empty
+/// word, which matches every URL).
+pub fn read_word_file(path: &str) -> Result<Vec<String>> {
+    let mut words = Vec::new();
+    for_each_line(path, |line| {
+        if !line.is_empty() {
+            words.push(line.to_owned());
+        }
+    })?;
+    Ok(words)
+}
+
 /// The key is already a uniform hash: use its low 64 bits.
 #[derive(Default)]
 pub struct PassThrough(u64);
