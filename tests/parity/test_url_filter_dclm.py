@@ -7,7 +7,8 @@ in `dclm_baseline_refinedweb.yaml` / `refinedweb.yaml`) literally, with Python's
 1. `urlparse(url).netloc`, lower-cased, every `www` deleted, exact match with the domain list
    (read like DCLM: `splitlines()`, lower-cased);
 1b. (RefinedWeb reproduction only) the same key, exact match with the 16 high-quality domains;
-2. strict words: the lower-cased URL without `-` and `.`, any word as a substring (`re`, IGNORECASE);
+2. strict words: the lower-cased URL without `-` and `.`, any word as a substring
+   (`re`, IGNORECASE);
 3. hard words: `\\b(?:…)\\b` (IGNORECASE) finds a match in the lower-cased URL;
 4. soft words: `len(set(findall(...)))` ≥ 2 with the same kind of pattern.
 

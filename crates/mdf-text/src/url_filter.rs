@@ -1,4 +1,4 @@
-//! `url_filter`: drops records by their URL, in one of two modes.
+//! `url_filter`: drops records by their URL, in one of three modes.
 //!
 //! **`mode: fineweb`** reproduces datatrove 0.10.1's `URLFilter` (FineWeb v1, RefinedWeb-style;
 //! text-recipes.md §1.3). Six rules, the first that fires names the drop reason: `domain` (the
@@ -24,7 +24,27 @@
 //! a bare public suffix); and the drop reason names the rule: `domain`, `subdomain`,
 //! `word_score`, `quality_source`. Records without a URL are kept, as in the seed.
 //!
-//! Both modes can drop curated high-quality domains (`exclude_quality_sources`, reason
+//! **`mode: dclm`** reproduces steps 1–4 of DCLM-Baseline's RW-v2 heuristics
+//! (`mlfoundations/dclm`, `baselines/baselines_configs/dclm_baseline_refinedweb.yaml`, the
+//! `url_substring_filter` mapper; text-recipes.md §4.1), first firing step names the reason:
+//! `dclm_domain` (Python's `urlparse(url).netloc`, port and userinfo kept, lower-cased, every
+//! `www` deleted in one left-to-right pass, exactly in the lower-cased `blocklist_paths` list — the
+//! curated `refinedweb_banned_domains_curated.txt` is not shipped), `dclm_quality_domain` (step
+//! 1b of DCLM's RefinedWeb reproduction, off unless `exclude_quality_sources`: the same key exactly
+//! equal to one of 16 domains, so neither `en.wikipedia.org` nor `www.github.com` — `.github.com` —
+//! match), `dclm_strict_word` (a strict word is a substring of the lower-cased URL with every `-`
+//! and `.` deleted), `dclm_hard_word` (a hard word matches `\b…\b` in the lower-cased URL) and
+//! `dclm_soft_words` (≥ `soft_word_threshold`, default 2, distinct soft words match `\b…\b`, counted
+//! as `len(set(findall))`). The word lists (117, 176, 83) are DCLM's files, built in; `*_words_path`
+//! replace them. Matching reproduces Python `re` with `IGNORECASE` (`ı`≈`i`, `ſ`≈`s`, …) and its
+//! Unicode `\b`; the netloc reproduces CPython 3.11's `urlsplit`, and a URL it refuses
+//! (`ValueError`: unbalanced brackets, a non-IPv6 bracketed host, NFKC-unsafe characters), on which
+//! DCLM would fail, is rejected (`invalid_url`) when a netloc step runs. Known differences (see
+//! docs/parity.md): list files are read UT1-style (stripped, `#` comments and blank lines skipped,
+//! where DCLM takes lines verbatim); word files skip blank lines (DCLM would keep the empty word,
+//! which matches everything); IPv6 is validated with Rust's parser.
+//!
+//! All modes can drop curated high-quality domains (`exclude_quality_sources`, reason
 //! `quality_source`, checked last). All lists and automata are built once per operator instance;
 //! big blocklists are shared by all instances in the process.
 
@@ -370,7 +390,7 @@ impl Component for UrlFilter {
     const NAME: &'static str = "url_filter";
     const KIND: OperatorKind = OperatorKind::Filter;
     const SUMMARY: &'static str =
-        "Drop records by URL: FineWeb/datatrove blocklists and word lists, or the seed's weighted word score";
+        "Drop records by URL: FineWeb/datatrove or DCLM RW-v2 blocklists and word lists, or the seed's weighted word score";
 
     fn build(p: UrlFilterParams) -> Result<Box<dyn Operator>> {
         let fineweb = p.mode == UrlFilterMode::Fineweb;
