@@ -51,6 +51,12 @@ NEUTRAL = [
     "news", "about", "index", "page", "blog", "essex", "sussex", "title", "class", "assets",
     "scunthorpe", "analysis", "2024", "home", "café", "москва", "東京", "Search", "NEWS", "docs",
 ]  # fmt: skip
+BRACKETED = [
+    "[::1]", "[2001:db8::1]", "[::1", "::1]", "[1.2.3.4]", "[v1.x]", "[fe80::1%eth0]",
+    "[::ffff:1.2.3.4]", "[1:2:3:4:5:6:7::]", "[::1.02.3.4]", "[12345::]", "[1::2::3]", "[:1::]",
+    "[V1.x]", "[v.x]", "[::1%]", "[g::1]", "[1:2:3:4:5:6:7:8]", "[1:2:3:4:5:6:7:8:9]",
+    "[::]", "[0000::00001]", "x[::1]", "[::1]x", "[::1%a%b]", "[vF.::]",
+]  # fmt: skip
 SCHEMES = ["http://", "https://", "HTTP://", "ftp://", "", "//", "mailto:", "https:/", " http://"]
 JOINERS = ["", "-", ".", "_", "/", "1", "é", "\u0300", "%20", "+", "?q=", "#", "&", " "]
 
@@ -126,7 +132,7 @@ def make_urls(seed: int = 4242) -> list[str | None]:
             i = rnd.randint(0, len(base))
             base = base[:i] + rnd.choice(["www", "WwW", "ww"]) + base[i:]
         elif k < 0.36:
-            base = rnd.choice(["[::1]", "[2001:db8::1]", "[::1", "::1]", "[1.2.3.4]", "[v1.x]"])
+            base = rnd.choice(BRACKETED)
         elif k < 0.38:
             base = base.replace(".", rnd.choice(["\u2100", "\uff0f", "．", "\u3002"]), 1)
         if rnd.random() < 0.1:
