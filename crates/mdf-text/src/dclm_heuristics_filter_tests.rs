@@ -242,3 +242,32 @@ fn params_are_checked() {
         serde_json::from_str(r#"{"bogus": 1}"#);
     assert!(p.is_err());
 }
+
+#[test]
+fn uniseg_words_match_python_uniseg_golden_set() {
+    // Expected lists from Python `uniseg` 0.10.1: `[w for w in words(s) if w and w[0].isalnum()]`.
+    let cases: [(&str, &[&str]); 7] = [
+        (
+            "can't stop 3,000.50 U.S.A. a.b",
+            &["can't", "stop", "3,000.50", "U.S.A", "a.b"],
+        ),
+        (
+            "e-mail_x @home #tag 12:30",
+            &["e", "mail_x", "home", "tag", "12", "30"],
+        ),
+        ("👍🏽👍 🇫🇷🇩🇪 a\u{200d}b", &["a\u{200d}b"]),
+        (
+            "ｶﾀｶﾅ カタカナー ひらがな 漢字",
+            &["ｶﾀｶﾅ", "カタカナー", "ひ", "ら", "が", "な", "漢", "字"],
+        ),
+        ("שָׁלוֹם \"quoted\" עִבְרִית", &["שָׁלוֹם", "quoted", "עִבְרִית"]),
+        ("x\u{301}y \u{a0}z\u{2060}w", &["x\u{301}y", "z\u{2060}w"]),
+        (
+            "Ελληνικά, русский; ﷺ ٣٤٥",
+            &["Ελληνικά", "русский", "ﷺ", "٣٤٥"],
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(uniseg_words(text), expected, "{text:?}");
+    }
+}
