@@ -1,6 +1,7 @@
 //! Text operators of Mega Data Factory, one file per operator. Each file holds the operator's
 //! params, its docs and its tests; [`register`] is the only list of them.
 
+mod dclm_heuristics_filter;
 mod dclm_words;
 mod fasttext_classifier;
 mod fasttext_model;
@@ -33,4 +34,5 @@ pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_operator::<refinedweb_line_filter::RefinedwebLineFilter>();
     registry.register_operator::<GopherRepetitionFilter>();
     registry.register_operator::<GopherQualityFilter>();
+    registry.register_operator::<dclm_heuristics_filter::DclmHeuristicsFilter>();
 }

@@ -589,14 +589,14 @@ impl Operator for RefinedwebLineFilter {
 }
 
 /// Builds the rewritten text column in the layout of the input column.
-enum TextBuilder {
+pub(crate) enum TextBuilder {
     Utf8(StringBuilder),
     LargeUtf8(LargeStringBuilder),
     View(StringViewBuilder),
 }
 
 impl TextBuilder {
-    fn new(col: StrColumn<'_>, rows: usize) -> Self {
+    pub(crate) fn new(col: StrColumn<'_>, rows: usize) -> Self {
         match col {
             StrColumn::Utf8(a) => {
                 TextBuilder::Utf8(StringBuilder::with_capacity(rows, a.value_data().len()))
@@ -609,7 +609,7 @@ impl TextBuilder {
         }
     }
 
-    fn append(&mut self, value: Option<&str>) {
+    pub(crate) fn append(&mut self, value: Option<&str>) {
         match self {
             TextBuilder::Utf8(b) => b.append_option(value),
             TextBuilder::LargeUtf8(b) => b.append_option(value),
@@ -617,7 +617,7 @@ impl TextBuilder {
         }
     }
 
-    fn finish(self) -> ArrayRef {
+    pub(crate) fn finish(self) -> ArrayRef {
         match self {
             TextBuilder::Utf8(mut b) => Arc::new(b.finish()),
             TextBuilder::LargeUtf8(mut b) => Arc::new(b.finish()),
