@@ -67,7 +67,9 @@ impl SpacyEn {
     /// The process-wide instance (compiled on first use, a few milliseconds).
     pub fn get() -> Result<&'static SpacyEn, String> {
         static CELL: OnceLock<Result<SpacyEn, String>> = OnceLock::new();
-        CELL.get_or_init(SpacyEn::load).as_ref().map_err(Clone::clone)
+        CELL.get_or_init(SpacyEn::load)
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     fn load() -> Result<SpacyEn, String> {
@@ -76,7 +78,9 @@ impl SpacyEn {
         let mut specials = HashMap::with_capacity(raw.rules.len());
         for (orth, pieces) in raw.rules {
             if pieces.concat() != orth || pieces.iter().any(String::is_empty) {
-                return Err(format!("spaCy special case {orth:?} does not split into its pieces"));
+                return Err(format!(
+                    "spaCy special case {orth:?} does not split into its pieces"
+                ));
             }
             let lens: Box<[u32]> = pieces.iter().map(|p| p.len() as u32).collect();
             specials.insert(orth, lens);
@@ -291,6 +295,7 @@ impl SpacyEn {
 }
 
 /// datatrove's `split_into_words(text, "eng")`: spaCy tokens, stripped, empty ones dropped.
+#[allow(dead_code)] // the list form of `count_words`; kept for unification with a shared words.rs
 pub fn split_into_words<'a>(en: &SpacyEn, text: &'a str) -> Vec<&'a str> {
     let mut out = Vec::new();
     en.tokenize(text, &mut |r| {
@@ -355,10 +360,19 @@ mod tests {
             toks("Hello, world! Don't stop."),
             ["Hello", ",", "world", "!", "Do", "n't", "stop", "."]
         );
-        assert_eq!(toks("Mr. Smith's U.S. car"), ["Mr.", "Smith", "'s", "U.S.", "car"]);
+        assert_eq!(
+            toks("Mr. Smith's U.S. car"),
+            ["Mr.", "Smith", "'s", "U.S.", "car"]
+        );
         assert_eq!(toks("a  b\nc"), ["a", " ", "b", "\n", "c"]);
-        assert_eq!(toks("(see https://example.com/x?y=1)."), ["(", "see", "https://example.com/x?y=1", ")", "."]);
-        assert_eq!(toks("well-known 3.5% $10"), ["well", "-", "known", "3.5", "%", "$", "10"]);
+        assert_eq!(
+            toks("(see https://example.com/x?y=1)."),
+            ["(", "see", "https://example.com/x?y=1", ")", "."]
+        );
+        assert_eq!(
+            toks("well-known 3.5% $10"),
+            ["well", "-", "known", "3.5", "%", "$", "10"]
+        );
         assert_eq!(toks("end.Next"), ["end", ".", "Next"]);
     }
 
@@ -368,7 +382,12 @@ mod tests {
         let t = "Hello world. This is Mr. Smith. Plan A. Next 3. go";
         assert_eq!(
             split_into_sentences(en, t),
-            ["Hello world.", " This is Mr. Smith.", " Plan A. Next 3.", " go"]
+            [
+                "Hello world.",
+                " This is Mr. Smith.",
+                " Plan A. Next 3.",
+                " go"
+            ]
         );
         assert_eq!(count_sentences(en, ""), 1);
         assert_eq!(count_sentences(en, "Wait... what? Yes!"), 2);
