@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::pystr::{py_split_whitespace, py_splitlines, py_strip};
-use crate::spacy_en::{count_sentences, split_into_sentences, SpacyEn};
+use crate::spacy_en::EnTokenizer;
 use crate::text_rewrite::{replace_text, text_or_reject};
 
 /// Params of `c4_quality_filter` (names and defaults of datatrove's `C4QualityFilter`).
@@ -151,7 +151,7 @@ fn citation_regex() -> std::result::Result<&'static Regex, String> {
 
 pub struct C4QualityFilter {
     params: C4QualityFilterParams,
-    en: &'static SpacyEn,
+    en: EnTokenizer,
     citation: &'static Regex,
     /// Reused lower-case copy of the current line.
     lower: String,
@@ -167,7 +167,7 @@ impl Component for C4QualityFilter {
          documents with lorem ipsum, curly brackets or too few sentences";
 
     fn build(params: C4QualityFilterParams) -> Result<Box<dyn Operator>> {
-        let en = SpacyEn::get().map_err(MdfError::internal)?;
+        let en = EnTokenizer::new().map_err(MdfError::internal)?;
         let citation = citation_regex().map_err(MdfError::internal)?;
         Ok(Box::new(C4QualityFilter {
             params,
@@ -197,7 +197,7 @@ impl C4QualityFilter {
         let mut line_iter: Box<dyn Iterator<Item = &str>> = if p.split_paragraph {
             Box::new(py_splitlines(text))
         } else {
-            sentences = split_into_sentences(self.en, text);
+            sentences = self.en.split_into_sentences(text);
             Box::new(sentences.iter().copied())
         };
         for raw in &mut line_iter {
@@ -252,7 +252,7 @@ impl C4QualityFilter {
             }
             if p.min_num_sentences != -1 {
                 num_sentences += if p.split_paragraph {
-                    count_sentences(self.en, &line) as i64
+                    self.en.count_sentences(&line) as i64
                 } else {
                     1
                 };
@@ -311,7 +311,7 @@ mod tests {
         p.filter_no_terminal_punct = false;
         C4QualityFilter {
             params: p,
-            en: SpacyEn::get().expect("spacy"),
+            en: EnTokenizer::new().expect("spacy"),
             citation: citation_regex().expect("regex"),
             lower: String::new(),
         }

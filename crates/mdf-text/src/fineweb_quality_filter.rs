@@ -27,7 +27,7 @@ use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verd
 
 use crate::c4_quality_filter::check_english;
 use crate::pystr::py_strip;
-use crate::spacy_en::{count_words, SpacyEn};
+use crate::spacy_en::EnTokenizer;
 use crate::text_rewrite::text_or_reject;
 
 /// datatrove's `TERMINAL_PUNCTUATION` (datatrove/utils/text.py, 0.10.1), sorted.
@@ -266,7 +266,7 @@ pub const LIST_RATIO: &str = "list_ratio";
 
 pub struct FineWebQualityFilter {
     params: FineWebQualityFilterParams,
-    en: &'static SpacyEn,
+    en: EnTokenizer,
 }
 
 impl Component for FineWebQualityFilter {
@@ -277,7 +277,7 @@ impl Component for FineWebQualityFilter {
     const SUMMARY: &'static str = "FineWeb's line heuristics (datatrove FineWebQualityFilter):          punctuated lines, short lines, duplicated-line characters, newlines per word";
 
     fn build(params: FineWebQualityFilterParams) -> Result<Box<dyn Operator>> {
-        let en = SpacyEn::get().map_err(MdfError::internal)?;
+        let en = EnTokenizer::new().map_err(MdfError::internal)?;
         Ok(Box::new(FineWebQualityFilter { params, en }))
     }
 }
@@ -294,7 +294,7 @@ impl FineWebQualityFilter {
     }
 
     /// The drop reason for one text, or `None` to keep it.
-    pub fn judge(&self, text: &str) -> Option<&'static str> {
+    pub fn judge(&mut self, text: &str) -> Option<&'static str> {
         let p = &self.params;
         let lines: Vec<&str> = text
             .split('\n')
@@ -328,7 +328,7 @@ impl FineWebQualityFilter {
         if dup_chars as f64 / non_newline_chars as f64 > p.char_duplicates_ratio {
             return Some(CHAR_DUP_RATIO);
         }
-        let words = count_words(self.en, text);
+        let words = self.en.count_words(text);
         if newlines as f64 / words as f64 > p.new_line_ratio {
             return Some(LIST_RATIO);
         }
@@ -338,8 +338,8 @@ impl FineWebQualityFilter {
 
 impl Operator for FineWebQualityFilter {
     fn process(&mut self, batch: RecordBatch, verdicts: &mut Verdicts) -> Result<RecordBatch> {
-        let field = &self.params.text_field;
-        let Some(col) = text_or_reject(&batch, field, verdicts) else {
+        let field = self.params.text_field.clone();
+        let Some(col) = text_or_reject(&batch, &field, verdicts) else {
             return Ok(batch);
         };
         for row in 0..batch.num_rows() {
@@ -364,14 +364,14 @@ mod tests {
         let params: FineWebQualityFilterParams = serde_json::from_str(json).expect("params");
         FineWebQualityFilter {
             params,
-            en: SpacyEn::get().expect("spacy"),
+            en: EnTokenizer::new().expect("spacy"),
         }
     }
 
     // Expected reasons checked against datatrove 0.10.1's FineWebQualityFilter().
     #[test]
     fn rules_fire_in_datatrove_order() {
-        let f = filter("{}");
+        let mut f = filter("{}");
         assert_eq!(f.judge(" \n\n"), Some(EMPTY));
         assert_eq!(
             f.judge("no stop here\nnor here\nnor there"),
@@ -388,7 +388,7 @@ mod tests {
             Some(LIST_RATIO)
         );
         assert_eq!(f.judge("The first line is long enough, and ends well.\nA second line, also long, that ends well."), None);
-        let f = filter(r#"{"line_punct_exclude_zero": true}"#);
+        let mut f = filter(r#"{"line_punct_exclude_zero": true}"#);
         assert_eq!(
             f.judge("no stop here at all, but a long line\nnor here, also a long line to pass"),
             None
