@@ -248,13 +248,21 @@ def compare(docs, ours_kept, ours_dropped, theirs, check_text: bool) -> None:
     assert agreement >= MIN_AGREEMENT
 
 
+@pytest.fixture(scope="module")
+def c4_fineweb_theirs(corpus) -> dict[str, tuple[str, str]]:
+    return theirs_filter(C4QualityFilter(filter_no_terminal_punct=False), corpus)
+
+
 @pytest.mark.parametrize(
     "params",
     [{"filter_no_terminal_punct": False}, {}],
     ids=["fineweb", "defaults"],
 )
-def test_c4_quality_filter_parity(tmp_path, corpus, params):
-    theirs = theirs_filter(C4QualityFilter(**params), corpus)
+def test_c4_quality_filter_parity(tmp_path, corpus, c4_fineweb_theirs, params):
+    if params:
+        theirs = c4_fineweb_theirs
+    else:
+        theirs = theirs_filter(C4QualityFilter(**params), corpus)
     kept, dropped = run_ours(tmp_path, corpus, {"name": "c4_quality_filter", "params": params})
     compare(corpus, kept, dropped, theirs, check_text=True)
 
@@ -265,10 +273,9 @@ def test_fineweb_quality_filter_parity(tmp_path, corpus):
     compare(corpus, kept, dropped, theirs, check_text=False)
 
 
-def test_fineweb_quality_filter_on_c4_output(tmp_path, corpus):
+def test_fineweb_quality_filter_on_c4_output(tmp_path, c4_fineweb_theirs):
     """The FineWeb order: the FineWeb filter sees C4's rewritten text."""
-    c4 = theirs_filter(C4QualityFilter(filter_no_terminal_punct=False), corpus)
-    docs = [{"id": i, "text": v[1]} for i, v in c4.items() if v[0] == "keep"]
+    docs = [{"id": i, "text": v[1]} for i, v in c4_fineweb_theirs.items() if v[0] == "keep"]
     theirs = theirs_filter(FineWebQualityFilter(), docs)
     kept, dropped = run_ours(tmp_path, docs, {"name": "fineweb_quality_filter"})
     compare(docs, kept, dropped, theirs, check_text=False)
