@@ -631,6 +631,46 @@ mod tests {
         assert_eq!(toks("Minn ."), ["Minn", "."]);
     }
 
+    /// 2,000 seeded strings of tricky pieces (abbreviations, contractions, URLs, emoticons,
+    /// numbers with units, quotes, CJK, odd whitespace) with spaCy's tokens and sentence count,
+    /// written by scripts/gen_spacy_en_tokenizer_data.py.
+    #[test]
+    fn golden_strings_match_spacy() {
+        #[derive(Deserialize)]
+        struct Golden {
+            text: String,
+            tokens: Vec<String>,
+            sents: usize,
+        }
+        let mut en = EnTokenizer::new().expect("spacy data");
+        let mut bad = Vec::new();
+        let mut n = 0;
+        for line in include_str!("../data/spacy_en_golden.jsonl").lines() {
+            let g: Golden = serde_json::from_str(line).expect("golden line");
+            let ours: Vec<String> = en
+                .tokens(&g.text)
+                .iter()
+                .map(|r| g.text[r.clone()].to_owned())
+                .collect();
+            let mut sents = 0;
+            en.sentences(&g.text, &mut |_| sents += 1);
+            if ours != g.tokens || sents != g.sents {
+                bad.push(format!(
+                    "{:?}\n  ours   {ours:?} {sents}\n  spaCy  {:?} {}",
+                    g.text, g.tokens, g.sents
+                ));
+            }
+            n += 1;
+        }
+        assert!(n >= 2000);
+        assert!(
+            bad.is_empty(),
+            "{} of {n} differ:\n{}",
+            bad.len(),
+            bad[..bad.len().min(10)].join("\n")
+        );
+    }
+
     #[test]
     fn sentences_match_spacy() {
         let mut en = EnTokenizer::new().expect("spacy data");
