@@ -255,11 +255,11 @@ def c4_fineweb_theirs(corpus) -> dict[str, tuple[str, str]]:
 
 @pytest.mark.parametrize(
     "params",
-    [{"filter_no_terminal_punct": False}, {}],
-    ids=["fineweb", "defaults"],
+    [{"filter_no_terminal_punct": False}, {}, {"split_paragraph": False}],
+    ids=["fineweb", "defaults", "sentences"],
 )
 def test_c4_quality_filter_parity(tmp_path, corpus, c4_fineweb_theirs, params):
-    if params:
+    if params == {"filter_no_terminal_punct": False}:
         theirs = c4_fineweb_theirs
     else:
         theirs = theirs_filter(C4QualityFilter(**params), corpus)

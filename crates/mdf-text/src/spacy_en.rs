@@ -453,7 +453,7 @@ pub struct TokenCache {
 
 impl TokenCache {
     /// Past this many chunks the cache starts over, which bounds its memory.
-    const MAX_ENTRIES: usize = 200_000;
+    const MAX_ENTRIES: usize = 50_000;
 }
 
 /// The English tokenizer with a worker's cache and buffers: what operators hold.
