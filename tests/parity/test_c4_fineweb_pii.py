@@ -76,6 +76,7 @@ PII = [
     "Write to a.b-c@sub.domain.org, then ping 1.1.1.1 or 172.16.5.4 twice.",
     "Old host 01.02.03.04 and 256.1.1.1 and 999.10.10.10 and 100.64.3.2.",
     "Mail [me@[192.168.1.1]] and user+tag@host.io; IP 203.0.113.5 is doc.",
+    "ติดต่อที่info@example.co.th หรือ 9.9.9.9 _x@y.io ²x@y.io é@x.io 1.2.3.4.5",
 ]
 
 

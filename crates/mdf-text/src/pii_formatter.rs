@@ -14,9 +14,10 @@
 //! datatrove task may get a different (equally fake) replacement string.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use arrow::record_batch::RecordBatch;
-use regex::{Captures, Regex};
+use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -108,9 +109,10 @@ impl Params for PiiFormatterParams {
     }
 }
 
-/// datatrove's e-mail regex.
+/// datatrove's e-mail regex without its leading `\b` (checked with Python's `\w`, see
+/// [`py_word_boundary`]).
 const EMAIL_RE: &str = concat!(
-    r"\b[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:(?:[A-Za-z0-9](?:[",
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:(?:[A-Za-z0-9](?:[",
     r"A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?|\[(?:(?:25[0-5]|2[0-4][0-9]|[",
     r"01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?|[A-Za-z0-9-]*[A-Za-z0-9]:)\])",
 );
@@ -204,38 +206,86 @@ impl Component for PiiFormatter {
     }
 }
 
+/// Python's `\w` for `str` patterns: `c.isalnum() or c == "_"`, i.e. a letter (L*) or a number
+/// (N*). The `regex` crate's `\w` differs (it counts marks as word characters, so a Thai tone mark
+/// right before an address would hide the boundary), hence the e-mail regex's leading `\b` is
+/// checked here.
+fn is_py_word(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_';
+    }
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^[\p{L}\p{N}]").ok())
+        .as_ref()
+        .is_some_and(|re| re.is_match(c.encode_utf8(&mut [0u8; 4])))
+}
+
+/// Python's `\b` at byte offset `at` of `text`.
+fn py_word_boundary(text: &str, at: usize) -> bool {
+    let before = text[..at].chars().next_back().is_some_and(is_py_word);
+    let after = text[at..].chars().next().is_some_and(is_py_word);
+    before != after
+}
+
 impl PiiFormatter {
-    /// The text with its PII replaced; borrowed when nothing matched.
+    /// The text with its PII replaced; borrowed when nothing was replaced.
     pub fn format<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);
         if self.params.remove_emails && text.contains('@') {
-            let mut i = 0usize;
-            let replaced = self.email_re.replace_all(&text, |_: &Captures<'_>| {
-                let r = self.emails[i].as_str();
-                i = (i + 1) % self.emails.len();
-                r
-            });
-            if let Cow::Owned(s) = replaced {
+            if let Some(s) = self.replace_emails(&text) {
                 text = Cow::Owned(s);
             }
         }
         if self.params.remove_ips && text.contains('.') {
-            let public_only = self.params.only_remove_public_ips;
-            let mut i = 0usize;
-            let replaced = self.ip_re.replace_all(&text, |c: &Captures<'_>| {
-                let m = c.get(0).map_or("", |m| m.as_str());
-                if !ip_is_replaceable(m, public_only) {
-                    return m.to_owned();
-                }
-                let r = self.ips[i].clone();
-                i = (i + 1) % self.ips.len();
-                r
-            });
-            if let Cow::Owned(s) = replaced {
+            if let Some(s) = self.replace_ips(&text) {
                 text = Cow::Owned(s);
             }
         }
         text
+    }
+
+    /// `\b<email regex>` with Python's `\b`: a candidate where the boundary fails is no match,
+    /// and the search goes on from the next character (as `re` does).
+    fn replace_emails(&self, text: &str) -> Option<String> {
+        let mut out: Option<String> = None;
+        let (mut last, mut pos, mut i) = (0usize, 0usize, 0usize);
+        while let Some(m) = self.email_re.find_at(text, pos) {
+            if !py_word_boundary(text, m.start()) {
+                pos = m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8);
+                continue;
+            }
+            let buf = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            buf.push_str(&text[last..m.start()]);
+            buf.push_str(&self.emails[i]);
+            i = (i + 1) % self.emails.len();
+            last = m.end();
+            pos = m.end();
+        }
+        out.map(|mut buf| {
+            buf.push_str(&text[last..]);
+            buf
+        })
+    }
+
+    /// The IP regex; a match the validator refuses stays as it is (and is consumed).
+    fn replace_ips(&self, text: &str) -> Option<String> {
+        let public_only = self.params.only_remove_public_ips;
+        let mut out: Option<String> = None;
+        let (mut last, mut i) = (0usize, 0usize);
+        for m in self.ip_re.find_iter(text) {
+            if !ip_is_replaceable(m.as_str(), public_only) {
+                continue;
+            }
+            let buf = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            buf.push_str(&text[last..m.start()]);
+            buf.push_str(&self.ips[i]);
+            i = (i + 1) % self.ips.len();
+            last = m.end();
+        }
+        out.map(|mut buf| {
+            buf.push_str(&text[last..]);
+            buf
+        })
     }
 }
 
@@ -297,6 +347,15 @@ mod tests {
             "hosts 22.214.171.124, 10.0.0.1, 192.168.1.1, 126.96.36.199, 01.2.3.4 and 1188.8.131.52"
         );
         assert!(matches!(f.format("nothing here."), Cow::Borrowed(_)));
+        assert!(matches!(
+            f.format("private 10.0.0.1 only"),
+            Cow::Borrowed(_)
+        ));
+        // Python's \b: a Thai tone mark (Mn) is not a word character, a Thai letter is.
+        assert_eq!(
+            f.format("ที่a@b.co ขa@b.co _x@y.io ²x@y.io"),
+            "ที่email@example.com ขa@b.co firstname.lastname@example.org ²x@y.io"
+        );
         let f = pii(r#"{"only_remove_public_ips": false, "ip_replacement": "IP"}"#);
         assert_eq!(f.format("10.0.0.1 and 100.64.1.1"), "IP and IP");
     }
