@@ -264,47 +264,36 @@ impl SpacyEn {
         emit: &mut impl FnMut(Range<usize>),
     ) {
         let chunk = &text[span.clone()];
-        let lens: &[u32] = if let Some(lens) = self.specials.get(chunk) {
-            lens
-        } else if chunk.bytes().all(|b| b.is_ascii_alphabetic()) {
+        if chunk.bytes().all(|b| b.is_ascii_alphabetic()) && !self.specials.contains_key(chunk) {
             // No prefix, suffix, infix or URL pattern matches a run of ASCII letters (checked
             // against spaCy on 185k strings), so such a chunk is one token.
             emit(span);
             return;
-        } else if let Some(lens) = cache.map.get(chunk) {
-            lens
-        } else {
-            let mut pieces = std::mem::take(&mut cache.scratch);
-            pieces.clear();
-            self.tokenize_span(chunk, true, &mut cache.suffixes, &mut |r: Range<usize>| {
-                pieces.push(r.len() as u32)
-            });
+        }
+        if let Some(lens) = self.specials.get(chunk).or_else(|| cache.map.get(chunk)) {
+            emit_lengths(span.start, lens, emit);
+            return;
+        }
+        let mut pieces = std::mem::take(&mut cache.scratch);
+        pieces.clear();
+        self.tokenize_span(chunk, true, &mut cache.suffixes, &mut |r: Range<usize>| {
+            pieces.push(r.len() as u32)
+        });
+        emit_lengths(span.start, &pieces, emit);
+        if chunk.len() <= TokenCache::MAX_CHUNK_LEN {
             if cache.map.len() >= TokenCache::MAX_ENTRIES {
                 cache.map.clear();
             }
             cache.map.insert(chunk.into(), pieces.as_slice().into());
-            cache.scratch = pieces;
-            match cache.map.get(chunk) {
-                Some(lens) => lens,
-                None => return,
-            }
-        };
-        let mut pos = span.start;
-        for &l in lens {
-            emit(pos..pos + l as usize);
-            pos += l as usize;
         }
+        cache.scratch = pieces;
     }
 
     fn emit_special(&self, at: usize, s: &str, emit: &mut impl FnMut(Range<usize>)) -> bool {
         let Some(lens) = self.specials.get(s) else {
             return false;
         };
-        let mut pos = at;
-        for &l in lens.iter() {
-            emit(pos..pos + l as usize);
-            pos += l as usize;
-        }
+        emit_lengths(at, lens, emit);
         true
     }
 
@@ -412,6 +401,15 @@ impl SpacyEn {
     }
 }
 
+/// Emits consecutive tokens of the given byte lengths from `start`.
+fn emit_lengths(start: usize, lens: &[u32], emit: &mut impl FnMut(Range<usize>)) {
+    let mut pos = start;
+    for &l in lens {
+        emit(pos..pos + l as usize);
+        pos += l as usize;
+    }
+}
+
 /// The chunks of `_tokenize_affixes`: runs of non-space characters and runs of whitespace,
 /// except that the single `' '` right after a non-space run belongs to no chunk (spaCy makes a
 /// token of every other whitespace run).
@@ -454,6 +452,8 @@ pub struct TokenCache {
 impl TokenCache {
     /// Past this many chunks the cache starts over, which bounds its memory.
     const MAX_ENTRIES: usize = 50_000;
+    /// Longer chunks (URLs, blobs) are rarely seen twice and are not cached.
+    const MAX_CHUNK_LEN: usize = 64;
 }
 
 /// The English tokenizer with a worker's cache and buffers: what operators hold.
