@@ -31,8 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
+use crate::en_tokenizer::EnTokenizer;
 use crate::pystr::{py_split_whitespace, py_splitlines, py_strip};
-use crate::spacy_en::EnTokenizer;
 use crate::text_rewrite::{replace_text, text_or_reject};
 
 /// Params of `c4_quality_filter` (names and defaults of datatrove's `C4QualityFilter`).

@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::c4_quality_filter::check_english;
+use crate::en_tokenizer::EnTokenizer;
 use crate::pystr::py_strip;
-use crate::spacy_en::EnTokenizer;
 use crate::text_rewrite::text_or_reject;
 
 /// datatrove's `TERMINAL_PUNCTUATION` (datatrove/utils/text.py, 0.10.1), sorted.

@@ -2,6 +2,7 @@
 //! params, its docs and its tests; [`register`] is the only list of them.
 
 mod c4_quality_filter;
+mod en_tokenizer;
 mod fineweb_quality_filter;
 mod pii_formatter;
 mod pystr;
