@@ -9,6 +9,7 @@
 //! instance: fastText prediction is read-only, so one copy of a 2.4 GB DCLM model serves all
 //! workers. The cache holds weak references, so a model is freed when no operator uses it.
 
+use crate::pystr::{splitlines, strip};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -140,52 +141,19 @@ impl NewlineHandling {
                 out.extend(text.chars().map(|c| if c == '\n' { ' ' } else { c }))
             }
             NewlineHandling::Delete => out.extend(text.chars().filter(|&c| c != '\n')),
-            NewlineHandling::StripDelete => {
-                out.extend(py_strip(text).chars().filter(|&c| c != '\n'))
-            }
+            NewlineHandling::StripDelete => out.extend(strip(text).chars().filter(|&c| c != '\n')),
             NewlineHandling::JoinLines => {
                 // After strip() no line break is left at either end, so joining the
                 // splitlines() pieces with spaces replaces each break (`\r\n` counts as one).
-                let mut chars = py_strip(text).chars().peekable();
-                while let Some(c) = chars.next() {
-                    if is_line_break(c) {
-                        if c == '\r' && chars.peek() == Some(&'\n') {
-                            chars.next();
-                        }
+                for (i, line) in splitlines(strip(text)).enumerate() {
+                    if i > 0 {
                         out.push(' ');
-                    } else {
-                        out.push(c);
                     }
+                    out.push_str(line);
                 }
             }
         }
     }
-}
-
-/// Python's `str.isspace()` per character: Unicode White_Space plus the separators U+001C–U+001F.
-fn py_is_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-/// Python's `str.strip()` with no argument.
-fn py_strip(s: &str) -> &str {
-    s.trim_matches(py_is_space)
-}
-
-/// The line boundaries of Python's `str.splitlines()`.
-fn is_line_break(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r'
-            | '\u{0b}'
-            | '\u{0c}'
-            | '\u{1c}'
-            | '\u{1d}'
-            | '\u{1e}'
-            | '\u{85}'
-            | '\u{2028}'
-            | '\u{2029}'
-    )
 }
 
 /// Strips fastText's label prefix.

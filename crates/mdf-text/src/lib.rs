@@ -1,18 +1,24 @@
 //! Text operators of Mega Data Factory, one file per operator. Each file holds the operator's
 //! params, its docs and its tests; [`register`] is the only list of them.
 
+mod c4_quality_filter;
 mod dclm_heuristics_filter;
 mod dclm_words;
+mod en_tokenizer;
 mod fasttext_classifier;
 mod fasttext_model;
+mod fineweb_quality_filter;
 mod gopher_quality_filter;
 mod gopher_repetition_filter;
 mod language_filter;
+mod pii_formatter;
 mod punycode;
 mod pychars;
 pub mod pystr;
 mod refinedweb_line_filter;
+mod spacy_en;
 mod text_length_filter;
+mod text_rewrite;
 mod text_rows;
 mod tld_extract;
 mod url_filter;
@@ -35,4 +41,7 @@ pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_operator::<GopherRepetitionFilter>();
     registry.register_operator::<GopherQualityFilter>();
     registry.register_operator::<dclm_heuristics_filter::DclmHeuristicsFilter>();
+    registry.register_operator::<c4_quality_filter::C4QualityFilter>();
+    registry.register_operator::<fineweb_quality_filter::FineWebQualityFilter>();
+    registry.register_operator::<pii_formatter::PiiFormatter>();
 }

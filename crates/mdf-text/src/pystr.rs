@@ -107,6 +107,12 @@ fn is_line_break(c: char) -> bool {
 
 /// Python `s.splitlines()`: splits on `\n`, `\r`, `\r\n`, `\v`, `\f`, `\x1c`-`\x1e`, `\x85`,
 /// U+2028 and U+2029; no empty last piece after a final line break; `""` gives no lines.
+/// `s.split()`: runs of Python whitespace separate words; no empty words.
+#[inline]
+pub fn split_whitespace(s: &str) -> impl Iterator<Item = &str> {
+    s.split(is_space).filter(|w| !w.is_empty())
+}
+
 pub fn splitlines(s: &str) -> SplitLines<'_> {
     SplitLines { rest: s }
 }

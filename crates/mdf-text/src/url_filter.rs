@@ -406,7 +406,7 @@ impl Component for UrlFilter {
             let defaults = defaults.filter(|_| p.use_default_quality_sources);
             let extra = p.quality_source_domains.iter().flatten();
             defaults
-                .chain(extra.map(|d| url_lists::py_strip(d).to_lowercase()))
+                .chain(extra.map(|d| url_lists::strip(d).to_lowercase()))
                 .filter(|d| !d.is_empty())
                 .collect()
         });

@@ -109,10 +109,7 @@ impl HashedSet {
     }
 }
 
-/// Python's `str.strip()` whitespace.
-pub fn py_strip(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-}
+pub use crate::pystr::strip;
 
 /// A UT1 entry: `None` for comments (first character `#`) and blank lines. datatrove keeps a
 /// blank line as the empty entry, which would block every URL without a registered domain; we
@@ -121,7 +118,7 @@ pub fn ut1_entry(line: &str) -> Option<&str> {
     if line.starts_with('#') {
         return None;
     }
-    let entry = py_strip(line);
+    let entry = strip(line);
     (!entry.is_empty()).then_some(entry)
 }
 
