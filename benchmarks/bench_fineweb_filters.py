@@ -34,7 +34,6 @@ BLOCKED = [f"blocked{i}.example" for i in range(50)]
 DATATROVE = r"""
 import sys, json
 from pathlib import Path
-from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.pipeline import filters as F
@@ -54,16 +53,20 @@ url = F.URLFilter(
 url.tldextractor = TLDExtract(suffix_list_urls=(), cache_dir=None)
 lid = F.LanguageFilter(languages=["en"], language_threshold=0.65)
 lid.model._model = _FastText(model)  # offline: the model datatrove would download
-LocalPipelineExecutor(
-    pipeline=[
-        JsonlReader(data, glob_pattern="*.jsonl", text_key="text", id_key="id"),
-        url, lid,
-        F.GopherRepetitionFilter(), F.GopherQualityFilter(),
-        F.C4QualityFilter(filter_no_terminal_punct=False), F.FineWebQualityFilter(),
-        JsonlWriter(out, compression=None),
-    ],
-    tasks=1, workers=1, logging_dir=out + "_logs",
-).run()
+pipeline = [
+    JsonlReader(data, glob_pattern="*.jsonl", text_key="text", id_key="id"),
+    url, lid,
+    F.GopherRepetitionFilter(), F.GopherQualityFilter(),
+    F.C4QualityFilter(filter_no_terminal_punct=False), F.FineWebQualityFilter(),
+    JsonlWriter(out, compression=None),
+]
+# The blocks are chained as datatrove's executor chains them, without its deep copy of the
+# pipeline (the fastText model set above cannot be pickled).
+stream = None
+for step in pipeline:
+    stream = step(stream, rank=0, world_size=1)
+for _ in stream or ():
+    pass
 """
 
 
