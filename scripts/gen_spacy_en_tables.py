@@ -1,11 +1,13 @@
 """Generates crates/mdf-text/src/words/tables.rs: the data of spaCy's blank English tokenizer
-(the word tokenizer datatrove 0.10.1 uses for English), datatrove's punctuation set and Python's
-Unicode predicates.
+and of its rule-based sentencizer (what datatrove 0.10.1 uses for English words and sentences),
+datatrove's punctuation set and Python's `str` predicates (used by `pystr`). Also writes
+crates/mdf-text/data/spacy_en_golden.jsonl: seeded tricky strings with spaCy's tokens (whitespace
+tokens included) and sentence count, which the Rust unit tests compare against.
 
 Needs spaCy 3.8 and datatrove 0.10.1, and runs offline (`spacy.blank("en")`):
 
-    python scripts/gen_spacy_en_tables.py            # rewrite the file
-    python scripts/gen_spacy_en_tables.py --check    # exit 1 if it is out of date
+    python scripts/gen_spacy_en_tables.py            # rewrite both files
+    python scripts/gen_spacy_en_tables.py --check    # exit 1 if either is out of date
 
 Character classes are computed by evaluating spaCy's own regexes (and Python's `str` predicates)
 on every code point, so escaping details in spaCy's source cannot drift from the Rust side.
@@ -14,12 +16,15 @@ on every code point, so escaping details in spaCy's source cannot drift from the
 from __future__ import annotations
 
 import argparse
+import json
+import random
 import re
 import sys
 import unicodedata
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "crates/mdf-text/src/words/tables.rs"
+GOLDEN = OUT.parents[2] / "data/spacy_en_golden.jsonl"
 ALL = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
 
 
@@ -33,6 +38,40 @@ def ranges(pred) -> list[tuple[int, int]]:
             else:
                 out.append([c, c])
     return [(a, b) for a, b in out]
+
+
+PIECES = (
+    "Hello world the a of and to in is was Mr. Mrs. Dr. Prof. U.S. U.K. e.g. i.e. etc. vs. "
+    "a.m. p.m. Jan. Feb. Sept. Minn. Calif. Inc. Ltd. Co. Jr. St. No. "
+    "don't can't won't I'm you're it's we'll they've gonna cannot y'all o'clock "
+    "3.5 1,000 $10 £5 10% 5km 20kg 3rd 1990s 10:30 2019-05-01 +44 -5 1/2 "
+    "https://example.com/a?b=1 www.example.org example.com mail@example.com 8.8.8.8 "
+    ":) :( ;) <3 :-) :P C++ ... … -- — – - • * # @user #tag & / \\ | ~ ^ "
+    "( ) [ ] { } < > \" ' ` ´ ‘ ’ “ ” « » „ , . ! ? ; : ?! !! ?? .. "
+    "well-known A. B. X. USA. ABC. end.Next foo.bar 12.Next (see) [1] [edit] "
+    "日本語 中文。 Straße café naïve Ελληνικά русский ١٢٣ ۔ । ؟"
+).split(" ") + ["\t", "\n", "\u00a0", "\u3000", "\x1c"]
+SEPARATORS = [" ", " ", " ", " ", "", "  ", "\n", "\t"]
+
+
+def golden() -> str:
+    """2,000 seeded strings of tricky pieces with spaCy's tokens and sentence count."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    rng = random.Random(1)
+    lines = []
+    for _ in range(2000):
+        parts = []
+        for _ in range(rng.randint(1, 14)):
+            parts.append(rng.choice(PIECES))
+            parts.append(rng.choice(SEPARATORS))
+        text = "".join(parts)
+        doc = nlp(text)
+        rec = {"text": text, "tokens": [t.text for t in doc], "sents": len(list(doc.sents))}
+        lines.append(json.dumps(rec, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
 
 
 def rust_ranges(name: str, doc: str, rs: list[tuple[int, int]]) -> str:
@@ -81,6 +120,8 @@ def generate() -> str:
     # a character class, so "|", "(", "?", ":" and ")" are members too)
     dot_suffix = [p for p in TOKENIZER_SUFFIXES if p.startswith("(?<=[0-9")][-1]
     dot_pre = re.compile(dot_suffix[len("(?<=") : dot_suffix.rindex(")")])
+    punct_chars = spacy.blank("en").add_pipe("sentencizer").punct_chars
+    assert all(len(p) == 1 for p in punct_chars)
     units = cc.UNITS.split("|")
     currency = [c.replace("\\", "") for c in cc.CURRENCY.split("|")]
 
@@ -118,6 +159,20 @@ def generate() -> str:
         ),
         rust_ranges(
             "PY_ALNUM", "Python `str.isalnum` (`re` `\\w` is this plus `_`).", ranges(str.isalnum)
+        ),
+        rust_ranges("PY_UPPER", "Python `str.isupper` (one code point).", ranges(str.isupper)),
+        rust_ranges(
+            "PY_DIGIT", "Python `str.isdigit` (Numeric_Type Decimal or Digit).", ranges(str.isdigit)
+        ),
+        rust_ranges(
+            "PY_PUNCT",
+            "Unicode punctuation (general category `P*`): spaCy's `is_punct`.",
+            ranges(lambda ch: unicodedata.category(ch).startswith("P")),
+        ),
+        rust_ranges(
+            "SENT_PUNCT_CHARS",
+            "The sentencizer's default `punct_chars` (sentence-ending characters).",
+            ranges(set(punct_chars).__contains__),
         ),
     ]
     parts.append(
@@ -175,15 +230,16 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
-    text = generate()
+    outputs = {OUT: generate(), GOLDEN: golden()}
     if args.check:
-        if OUT.read_text(encoding="utf-8") != text:
-            print(f"{OUT} is out of date: run python scripts/gen_spacy_en_tables.py")
-            return 1
-        return 0
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT}")
+        stale = [p for p, text in outputs.items() if p.read_text(encoding="utf-8") != text]
+        for p in stale:
+            print(f"{p} is out of date: run python scripts/gen_spacy_en_tables.py")
+        return 1 if stale else 0
+    for p, text in outputs.items():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        print(f"wrote {p}")
     return 0
 
 

@@ -1,5 +1,5 @@
-//! Throughput of the word tokenizer and the two Gopher filters on JSON strings (one per line,
-//! from the file given as the first argument), single-threaded:
+//! Throughput of the word tokenizer, the sentencizer and the two Gopher filters on JSON strings
+//! (one per line, from the file given as the first argument), single-threaded:
 //! `cargo run --release -p mdf-text --example bench_gopher -- texts.jsonl`.
 use std::time::Instant;
 
@@ -31,6 +31,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n += words.len();
     }
     report("tokenizer", t.elapsed().as_secs_f64(), format!("{n} words"));
+    let t = Instant::now();
+    let n: usize = texts.iter().map(|s| tok.count_sentences(s)).sum();
+    report(
+        "sentencizer",
+        t.elapsed().as_secs_f64(),
+        format!("{n} sentences"),
+    );
     let mut rep = GopherRepetitionFilter::new(serde_json::from_str("{}")?);
     let t = Instant::now();
     let dropped = texts.iter().filter(|s| rep.judge(s).is_some()).count();

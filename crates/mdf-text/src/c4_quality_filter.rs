@@ -13,7 +13,7 @@
 //! (`curly_bracket`); a policy phrase (`terms of use`, `privacy policy`, `cookie policy`,
 //! `uses cookies`, `use of cookies`, `use cookies`) drops the line. A kept line adds its number of
 //! sentences (spaCy's English sentencizer, as datatrove ≥ 0.7 uses for `eng`; see
-//! [`crate::spacy_en`]); the document is dropped as `too_few_sentences` below
+//! [`crate::words`]); the document is dropped as `too_few_sentences` below
 //! `min_num_sentences`.
 //!
 //! Defaults are datatrove's. FineWeb sets `filter_no_terminal_punct: false`. The FineWeb v1 paper
@@ -31,9 +31,9 @@ use serde::{Deserialize, Serialize};
 
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
-use crate::en_tokenizer::EnTokenizer;
 use crate::pystr::{split_whitespace, splitlines, strip};
 use crate::text_rewrite::{replace_text, text_or_reject};
+use crate::words::{self, WordTokenizer};
 
 /// Params of `c4_quality_filter` (names and defaults of datatrove's `C4QualityFilter`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -72,7 +72,8 @@ pub struct C4QualityFilterParams {
     /// Remove lines with a cookie / terms-of-use / privacy-policy phrase. Default: true.
     #[serde(default = "yes")]
     pub filter_policy: bool,
-    /// Language of the sentence splitter: only English (`eng` or `en`). Default: `eng`.
+    /// Language of the sentence splitter (datatrove language code). Only languages datatrove
+    /// tokenizes with spaCy's English rules are supported (`eng`, `en`, …). Default: `eng`.
     #[serde(default = "eng")]
     pub language: String,
     /// Column holding the text; it is rewritten in place. Default: `text`.
@@ -101,7 +102,7 @@ fn default_text_field() -> String {
 
 impl Params for C4QualityFilterParams {
     fn check(&self) -> std::result::Result<(), String> {
-        check_english(&self.language)?;
+        words::check_language(&self.language)?;
         for (name, v) in [
             ("min_num_sentences", self.min_num_sentences),
             ("min_words_per_line", self.min_words_per_line),
@@ -114,17 +115,6 @@ impl Params for C4QualityFilterParams {
             }
         }
         Ok(())
-    }
-}
-
-/// The languages whose datatrove tokenizer is ported (spaCy blank English).
-pub(crate) fn check_english(language: &str) -> std::result::Result<(), String> {
-    match language {
-        "eng" | "en" | "eng_Latn" | "en_Latn" => Ok(()),
-        other => Err(format!(
-            "language `{other}` is not supported: only English (`eng`) has a datatrove-compatible \
-             tokenizer here"
-        )),
     }
 }
 
@@ -151,7 +141,7 @@ fn citation_regex() -> std::result::Result<&'static Regex, String> {
 
 pub struct C4QualityFilter {
     params: C4QualityFilterParams,
-    en: EnTokenizer,
+    tok: WordTokenizer,
     citation: &'static Regex,
     /// Reused lower-case copy of the current line.
     lower: String,
@@ -167,11 +157,10 @@ impl Component for C4QualityFilter {
          documents with lorem ipsum, curly brackets or too few sentences";
 
     fn build(params: C4QualityFilterParams) -> Result<Box<dyn Operator>> {
-        let en = EnTokenizer::new().map_err(MdfError::internal)?;
         let citation = citation_regex().map_err(MdfError::internal)?;
         Ok(Box::new(C4QualityFilter {
             params,
-            en,
+            tok: WordTokenizer::new(),
             citation,
             lower: String::new(),
         }))
@@ -197,7 +186,7 @@ impl C4QualityFilter {
         let mut line_iter: Box<dyn Iterator<Item = &str>> = if p.split_paragraph {
             Box::new(splitlines(text))
         } else {
-            sentences = self.en.split_into_sentences(text);
+            sentences = self.tok.split_into_sentences(text);
             Box::new(sentences.iter().copied())
         };
         for raw in &mut line_iter {
@@ -252,7 +241,7 @@ impl C4QualityFilter {
             }
             if p.min_num_sentences != -1 {
                 num_sentences += if p.split_paragraph {
-                    self.en.count_sentences(&line) as i64
+                    self.tok.count_sentences(&line) as i64
                 } else {
                     1
                 };
@@ -311,7 +300,7 @@ mod tests {
         p.filter_no_terminal_punct = false;
         C4QualityFilter {
             params: p,
-            en: EnTokenizer::new().expect("spacy"),
+            tok: WordTokenizer::new(),
             citation: citation_regex().expect("regex"),
             lower: String::new(),
         }

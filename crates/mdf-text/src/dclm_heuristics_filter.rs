@@ -41,14 +41,14 @@ use std::collections::HashMap;
 use unicode_segmentation::UnicodeSegmentation;
 
 use arrow::record_batch::RecordBatch;
-use mdf_core::batch::{str_column, StrLookup};
+
 use mdf_core::operator::intern_reason;
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::dclm_words::count_ft_words;
-use crate::pychars;
 use crate::pystr;
 use crate::refinedweb_line_filter::TextBuilder;
+use crate::text_rewrite::text_or_reject;
 
 /// Params of `dclm_heuristics_filter`. A ratio threshold of `null` disables its step.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -357,7 +357,7 @@ fn dup_stats(segs: &[&str]) -> (usize, usize, usize) {
 /// uniseg words: UAX #29 word bounds whose first character is Python-alphanumeric.
 pub(crate) fn uniseg_words(text: &str) -> Vec<&str> {
     text.split_word_bounds()
-        .filter(|w| w.chars().next().is_some_and(pychars::is_alnum))
+        .filter(|w| w.chars().next().is_some_and(pystr::is_alnum))
         .collect()
 }
 
@@ -399,7 +399,7 @@ impl DclmHeuristicsFilter {
             }
         }
         let ws: Vec<&str> = text
-            .split(pychars::is_space)
+            .split(pystr::is_space)
             .filter(|w| !w.is_empty())
             .collect();
         if p.word_length {
@@ -589,26 +589,11 @@ impl DclmHeuristicsFilter {
     }
 }
 
-fn reject_all(batch: &RecordBatch, verdicts: &mut Verdicts, message: &str) {
-    for row in 0..batch.num_rows() {
-        verdicts.reject_row(row, message.to_owned());
-    }
-}
-
 impl Operator for DclmHeuristicsFilter {
     fn process(&mut self, batch: RecordBatch, verdicts: &mut Verdicts) -> Result<RecordBatch> {
         let field = self.params.text_field.clone();
-        let col = match str_column(&batch, &field) {
-            StrLookup::Found(col) => col,
-            StrLookup::Missing => {
-                reject_all(&batch, verdicts, &format!("missing_field: no `{field}`"));
-                return Ok(batch);
-            }
-            StrLookup::WrongType(t) => {
-                let msg = format!("wrong_type: `{field}` is {t}, not a string");
-                reject_all(&batch, verdicts, &msg);
-                return Ok(batch);
-            }
+        let Some(col) = text_or_reject(&batch, &field, verdicts) else {
+            return Ok(batch);
         };
         let mut column = TextBuilder::new(col, batch.num_rows());
         for row in 0..batch.num_rows() {

@@ -1,4 +1,4 @@
-//! Word count and string helpers of DCLM's `baselines/` rules, with Python semantics. **ft-words**:
+//! Word count of DCLM's `baselines/` rules, with Python semantics. **ft-words**:
 //! fastText's tokenizer (`fasttext.FastText.tokenize`), which splits on the seven
 //! bytes ' ', '\n', '\r', '\t', '\v', '\f' and '\0' (and emits `</s>` at each '\n', which never
 //! counts), keeping the tokens whose first character is alphanumeric (`w[0].isalnum()`), as in
@@ -6,7 +6,7 @@
 //!
 //! ws-words (`str.split()`) are counted with the other per-line statistics of the RW rules.
 
-use crate::pychars;
+use crate::pystr;
 
 /// fastText's token separators (`Dictionary::readWord`).
 #[inline]
@@ -23,17 +23,12 @@ pub fn count_ft_words(text: &str) -> usize {
             at_start = true;
         } else if at_start {
             at_start = false;
-            if pychars::is_alnum(c) {
+            if pystr::is_alnum(c) {
                 count += 1;
             }
         }
     }
     count
-}
-
-/// `s.isspace()` (false for the empty string).
-pub fn py_isspace(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(pychars::is_space)
 }
 
 #[cfg(test)]
@@ -50,30 +45,5 @@ mod tests {
         assert_eq!(count_ft_words("a\0b\u{0b}c\u{0c}d"), 4);
         assert_eq!(count_ft_words("a\u{a0}b c\u{3000}d"), 2);
         assert_eq!(count_ft_words("日本語 テキスト"), 2);
-    }
-
-    #[test]
-    fn python_char_predicates() {
-        use crate::pychars::*;
-        // isupper: Greek, circled and Roman-numeral capitals; not titlecase `ǅ`.
-        assert!(
-            is_upper('Σ') && is_upper('Ⓐ') && is_upper('Ⅰ') && !is_upper('ǅ') && !is_upper('a')
-        );
-        // isdigit: superscripts and circled digits, not fractions or CJK numerals.
-        assert!(
-            is_digit('²') && is_digit('①') && is_digit('٣') && !is_digit('½') && !is_digit('三')
-        );
-        // isdecimal (re `\d`): Arabic-Indic yes, superscript no.
-        assert!(is_decimal('٣') && !is_decimal('²'));
-        // isalnum: letters, all numerics (`½`, `三`), not combining marks or `_`.
-        assert!(is_alnum('é') && is_alnum('½') && is_alnum('三') && !is_alnum('\u{301}'));
-        assert!(!is_alnum('_') && is_word('_'));
-        assert!(is_space('\u{1c}') && is_space('\u{85}') && !is_space('\u{200b}'));
-    }
-
-    #[test]
-    fn isspace_is_python_isspace() {
-        assert!(py_isspace("\u{1c} "));
-        assert!(!py_isspace(""));
     }
 }

@@ -23,12 +23,11 @@ use arrow::record_batch::RecordBatch;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
+use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 
-use crate::c4_quality_filter::check_english;
-use crate::en_tokenizer::EnTokenizer;
 use crate::pystr::strip;
 use crate::text_rewrite::text_or_reject;
+use crate::words::{self, WordTokenizer};
 
 /// datatrove's `TERMINAL_PUNCTUATION` (datatrove/utils/text.py, 0.10.1), sorted.
 pub const TERMINAL_PUNCTUATION: [char; 159] = [
@@ -221,7 +220,8 @@ pub struct FineWebQualityFilterParams {
     /// Drop when newlines per word is above this. Default: 0.3.
     #[serde(default = "d_new_line_ratio")]
     pub new_line_ratio: f64,
-    /// Language of the word tokenizer: only English (`eng` or `en`). Default: `eng`.
+    /// Language of the word tokenizer (datatrove language code). Only languages datatrove
+    /// tokenizes with spaCy's English rules are supported (`eng`, `en`, …). Default: `eng`.
     #[serde(default = "d_language")]
     pub language: String,
     /// Column holding the text. Default: `text`.
@@ -253,7 +253,7 @@ fn d_text_field() -> String {
 
 impl Params for FineWebQualityFilterParams {
     fn check(&self) -> std::result::Result<(), String> {
-        check_english(&self.language)
+        words::check_language(&self.language)
     }
 }
 
@@ -266,7 +266,7 @@ pub const LIST_RATIO: &str = "list_ratio";
 
 pub struct FineWebQualityFilter {
     params: FineWebQualityFilterParams,
-    en: EnTokenizer,
+    tok: WordTokenizer,
 }
 
 impl Component for FineWebQualityFilter {
@@ -277,8 +277,10 @@ impl Component for FineWebQualityFilter {
     const SUMMARY: &'static str = "FineWeb's line heuristics (datatrove FineWebQualityFilter):          punctuated lines, short lines, duplicated-line characters, newlines per word";
 
     fn build(params: FineWebQualityFilterParams) -> Result<Box<dyn Operator>> {
-        let en = EnTokenizer::new().map_err(MdfError::internal)?;
-        Ok(Box::new(FineWebQualityFilter { params, en }))
+        Ok(Box::new(FineWebQualityFilter {
+            params,
+            tok: WordTokenizer::new(),
+        }))
     }
 }
 
@@ -325,7 +327,7 @@ impl FineWebQualityFilter {
         if dup_chars as f64 / non_newline_chars as f64 > p.char_duplicates_ratio {
             return Some(CHAR_DUP_RATIO);
         }
-        let words = self.en.count_words(text);
+        let words = self.tok.count_words(text);
         if newlines as f64 / words as f64 > p.new_line_ratio {
             return Some(LIST_RATIO);
         }
@@ -361,7 +363,7 @@ mod tests {
         let params: FineWebQualityFilterParams = serde_json::from_str(json).expect("params");
         FineWebQualityFilter {
             params,
-            en: EnTokenizer::new().expect("spacy"),
+            tok: WordTokenizer::new(),
         }
     }
 

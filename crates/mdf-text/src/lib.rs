@@ -4,7 +4,6 @@
 mod c4_quality_filter;
 mod dclm_heuristics_filter;
 mod dclm_words;
-mod en_tokenizer;
 mod fasttext_classifier;
 mod fasttext_model;
 mod fineweb_quality_filter;
@@ -13,10 +12,8 @@ mod gopher_repetition_filter;
 mod language_filter;
 mod pii_formatter;
 mod punycode;
-mod pychars;
 pub mod pystr;
 mod refinedweb_line_filter;
-mod spacy_en;
 mod text_length_filter;
 mod text_rewrite;
 mod text_rows;

@@ -1,6 +1,8 @@
 //! Python `str` semantics that the reference implementations (datatrove, DCLM, …) rely on and
-//! that differ from Rust's defaults (spec §0): `isspace`/`strip`, `splitlines`, `isalpha`,
-//! `isdecimal`, `isalnum`, and `len` in code points. Unicode tables come from Python 3.11
+//! that differ from Rust's defaults (spec §0): `isspace`/`strip`, `split()`, `splitlines`,
+//! `isalpha`, `isupper`, `isdigit`, `isdecimal`, `isalnum`, `re`'s `\w`, and `len` in code
+//! points. Rust's `char` methods follow other Unicode properties (for example `is_numeric` is not
+//! `isdigit`, and `is_whitespace` lacks U+001C..U+001F). Unicode tables come from Python 3.11
 //! (Unicode 14), generated with the tokenizer tables (`scripts/gen_spacy_en_tables.py`).
 
 use crate::words::tables;
@@ -22,8 +24,18 @@ pub(crate) fn in_ranges(table: &[(u32, u32)], c: char) -> bool {
         .is_ok()
 }
 
-/// Python `str.isspace()` for one character: Rust's `is_whitespace` plus the information
-/// separators U+001C..U+001F, which Python counts as whitespace.
+/// `ascii(c)` for an ASCII `c`, else whether `c` is in `table` (Python's predicate on the rest).
+#[inline]
+pub(crate) fn ascii_or_table(c: char, ascii: fn(&u8) -> bool, table: &[(u32, u32)]) -> bool {
+    if c.is_ascii() {
+        ascii(&(c as u8))
+    } else {
+        in_ranges(table, c)
+    }
+}
+
+/// Python `str.isspace()` for one character (also `re`'s `\s` and what `split()`/`strip()` use):
+/// Rust's `is_whitespace` plus the information separators U+001C..U+001F.
 #[inline]
 pub fn is_space(c: char) -> bool {
     if c.is_ascii() {
@@ -39,31 +51,42 @@ pub fn is_space(c: char) -> bool {
 /// Python `str.isalpha()` for one character (general categories Lu, Ll, Lt, Lm, Lo).
 #[inline]
 pub fn is_alpha(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_alphabetic()
-    } else {
-        in_ranges(tables::PY_ALPHA, c)
-    }
+    ascii_or_table(c, u8::is_ascii_alphabetic, tables::PY_ALPHA)
 }
 
 /// Python `str.isdecimal()` for one character (= `re`'s `\d` on `str`).
 #[inline]
 pub fn is_decimal(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_digit()
-    } else {
-        in_ranges(tables::PY_DECIMAL, c)
-    }
+    ascii_or_table(c, u8::is_ascii_digit, tables::PY_DECIMAL)
+}
+
+/// Python `str.isupper()` for one character (Python's Uppercase flag: `Σ`, `Ⓐ`, `Ⅰ`).
+#[inline]
+pub fn is_upper(c: char) -> bool {
+    ascii_or_table(c, u8::is_ascii_uppercase, tables::PY_UPPER)
+}
+
+/// Python `str.isdigit()` for one character (Numeric_Type Decimal or Digit: `²`, `①`, …).
+#[inline]
+pub fn is_digit(c: char) -> bool {
+    ascii_or_table(c, u8::is_ascii_digit, tables::PY_DIGIT)
+}
+
+/// Python `str.isalnum()` for one character.
+#[inline]
+pub fn is_alnum(c: char) -> bool {
+    ascii_or_table(c, u8::is_ascii_alphanumeric, tables::PY_ALNUM)
+}
+
+/// Python `s.isspace()` for a string (false for the empty string).
+pub fn isspace(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(is_space)
 }
 
 /// Python `re`'s `\w` on `str`: `str.isalnum()` or `_`.
 #[inline]
 pub fn is_word_char(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_alphanumeric() || c == '_'
-    } else {
-        in_ranges(tables::PY_ALNUM, c)
-    }
+    c == '_' || is_alnum(c)
 }
 
 /// Python `len(s)`: the number of code points.
@@ -105,14 +128,14 @@ fn is_line_break(c: char) -> bool {
     )
 }
 
-/// Python `s.splitlines()`: splits on `\n`, `\r`, `\r\n`, `\v`, `\f`, `\x1c`-`\x1e`, `\x85`,
-/// U+2028 and U+2029; no empty last piece after a final line break; `""` gives no lines.
 /// `s.split()`: runs of Python whitespace separate words; no empty words.
 #[inline]
 pub fn split_whitespace(s: &str) -> impl Iterator<Item = &str> {
     s.split(is_space).filter(|w| !w.is_empty())
 }
 
+/// Python `s.splitlines()`: splits on `\n`, `\r`, `\r\n`, `\v`, `\f`, `\x1c`-`\x1e`, `\x85`,
+/// U+2028 and U+2029; no empty last piece after a final line break; `""` gives no lines.
 pub fn splitlines(s: &str) -> SplitLines<'_> {
     SplitLines { rest: s }
 }
@@ -182,5 +205,18 @@ mod tests {
         assert!(is_word_char('_') && is_word_char('²') && !is_word_char('-'));
         assert_eq!(len("日本語"), 3);
         assert_eq!(strip("\x1c a \u{3000}"), "a");
+        // isupper: Greek, circled and Roman-numeral capitals; not titlecase `ǅ`.
+        assert!(
+            is_upper('Σ') && is_upper('Ⓐ') && is_upper('Ⅰ') && !is_upper('ǅ') && !is_upper('a')
+        );
+        // isdigit: superscripts and circled digits, not fractions or CJK numerals.
+        assert!(
+            is_digit('²') && is_digit('①') && is_digit('٣') && !is_digit('½') && !is_digit('三')
+        );
+        // isalnum: letters, all numerics (`½`, `三`), not combining marks or `_`.
+        assert!(is_alnum('é') && is_alnum('½') && is_alnum('三') && !is_alnum('\u{301}'));
+        assert!(!is_alnum('_') && is_word_char('_'));
+        assert!(is_space('\u{1c}') && is_space('\u{85}') && !is_space('\u{200b}'));
+        assert!(isspace("\u{1c} ") && !isspace(""));
     }
 }

@@ -23,7 +23,7 @@
 //!
 //! Kept rows carry the corrected text in the text column (dropped rows keep their input text).
 //! All predicates follow Python 3.11 (`isupper`, `isdigit`, `isalnum`, `isspace`, `re`'s `\w`,
-//! `\d`, `\s`, `re.IGNORECASE`), see [`crate::pychars`]. Known differences: the boilerplate
+//! `\d`, `\s`, `re.IGNORECASE`), see [`crate::pystr`]. Known differences: the boilerplate
 //! rules run on Rust's `regex` engine, so a custom rule must use syntax both engines read alike
 //! (the defaults do; `\s` and the letter `i` are translated to Python's classes); Unicode
 //! tables are Python 3.11's (Unicode 14), the DCLM runs may have used another Python.
@@ -37,11 +37,12 @@ use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mdf_core::batch::{str_column, StrColumn, StrLookup};
+use mdf_core::batch::StrColumn;
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
-use crate::dclm_words::{count_ft_words, py_isspace};
-use crate::pychars;
+use crate::dclm_words::count_ft_words;
+use crate::pystr;
+use crate::text_rewrite::text_or_reject;
 
 /// Where a boilerplate rule matches in a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -268,23 +269,23 @@ fn is_counter_line(line: &str) -> bool {
     }
     let mut it = line.chars().flat_map(char::to_lowercase).peekable();
     // \W*
-    while it.next_if(|&c| !pychars::is_word(c)).is_some() {}
+    while it.next_if(|&c| !pystr::is_word_char(c)).is_some() {}
     // \d
-    if it.next_if(|&c| pychars::is_decimal(c)).is_none() {
+    if it.next_if(|&c| pystr::is_decimal(c)).is_none() {
         return false;
     }
     // (?:,|\.|\d)*
     while it
-        .next_if(|&c| c == ',' || c == '.' || pychars::is_decimal(c))
+        .next_if(|&c| c == ',' || c == '.' || pystr::is_decimal(c))
         .is_some()
     {}
     // (?:K|k|M|m|B|b)? on the lower-cased line (the Kelvin sign U+212A lower-cases to `k`)
     it.next_if(|&c| matches!(c, 'k' | 'm' | 'b'));
     // \s+
-    if it.next_if(|&c| pychars::is_space(c)).is_none() {
+    if it.next_if(|&c| pystr::is_space(c)).is_none() {
         return false;
     }
-    while it.next_if(|&c| pychars::is_space(c)).is_some() {}
+    while it.next_if(|&c| pystr::is_space(c)).is_some() {}
     // the word
     let mut word = String::with_capacity(10);
     while let Some(c) = it.next_if(|c| c.is_ascii_lowercase()) {
@@ -299,7 +300,7 @@ fn is_counter_line(line: &str) -> bool {
         return false;
     }
     // \W*$
-    it.all(|c| !pychars::is_word(c))
+    it.all(|c| !pystr::is_word_char(c))
 }
 
 /// What the line rules measure, counted in one pass over the line's characters.
@@ -330,10 +331,10 @@ impl LineStats {
                 st.upper += usize::from(c.is_ascii_uppercase());
                 st.digits += usize::from(c.is_ascii_digit());
             } else {
-                st.upper += usize::from(pychars::is_upper(c));
-                st.digits += usize::from(pychars::is_digit(c));
+                st.upper += usize::from(pystr::is_upper(c));
+                st.digits += usize::from(pystr::is_digit(c));
             }
-            if pychars::is_space(c) {
+            if pystr::is_space(c) {
                 in_word = false;
             } else if !in_word {
                 in_word = true;
@@ -404,9 +405,9 @@ fn strip_doc(lines: &mut Lines<'_>) -> bool {
         .rposition(|l| l.stats.ws_words > 0)
         .unwrap_or(0);
     lines.truncate(last + 1);
-    lines[0].trim(|s| s.trim_start_matches(pychars::is_space));
+    lines[0].trim(|s| s.trim_start_matches(pystr::is_space));
     let n = lines.len() - 1;
-    lines[n].trim(|s| s.trim_end_matches(pychars::is_space));
+    lines[n].trim(|s| s.trim_end_matches(pystr::is_space));
     true
 }
 
@@ -495,7 +496,7 @@ impl RefinedwebLineFilter {
                     let Cow::Owned(modified) = re.replace_all(&line.text, "") else {
                         return true;
                     };
-                    if !line.text.is_empty() && (modified.is_empty() || py_isspace(&modified)) {
+                    if !line.text.is_empty() && (modified.is_empty() || pystr::isspace(&modified)) {
                         return false;
                     }
                     *line = Line::new(Cow::Owned(modified));
@@ -540,26 +541,11 @@ impl RefinedwebLineFilter {
     }
 }
 
-fn reject_all(batch: &RecordBatch, verdicts: &mut Verdicts, message: &str) {
-    for row in 0..batch.num_rows() {
-        verdicts.reject_row(row, message.to_owned());
-    }
-}
-
 impl Operator for RefinedwebLineFilter {
     fn process(&mut self, batch: RecordBatch, verdicts: &mut Verdicts) -> Result<RecordBatch> {
         let field = self.params.text_field.clone();
-        let col = match str_column(&batch, &field) {
-            StrLookup::Found(col) => col,
-            StrLookup::Missing => {
-                reject_all(&batch, verdicts, &format!("missing_field: no `{field}`"));
-                return Ok(batch);
-            }
-            StrLookup::WrongType(t) => {
-                let msg = format!("wrong_type: `{field}` is {t}, not a string");
-                reject_all(&batch, verdicts, &msg);
-                return Ok(batch);
-            }
+        let Some(col) = text_or_reject(&batch, &field, verdicts) else {
+            return Ok(batch);
         };
         let mut out = std::mem::take(&mut self.out);
         let mut column = TextBuilder::new(col, batch.num_rows());

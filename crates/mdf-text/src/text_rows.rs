@@ -2,8 +2,9 @@
 //! text column is missing, null or not a string (`missing_field` / `wrong_type`).
 
 use arrow::record_batch::RecordBatch;
-use mdf_core::batch::{str_column, StrLookup};
 use mdf_core::Verdicts;
+
+use crate::text_rewrite::text_or_reject;
 
 /// Calls `judge(row, text, verdicts)` for every row with a string in `field`.
 pub(crate) fn for_each_text(
@@ -12,24 +13,13 @@ pub(crate) fn for_each_text(
     verdicts: &mut Verdicts,
     mut judge: impl FnMut(usize, &str, &mut Verdicts),
 ) {
-    match str_column(batch, field) {
-        StrLookup::Found(text) => {
-            for row in 0..batch.num_rows() {
-                match text.get(row) {
-                    Some(s) => judge(row, s, verdicts),
-                    None => verdicts.reject_row(row, format!("missing_field: no `{field}`")),
-                }
-            }
-        }
-        StrLookup::Missing => {
-            for row in 0..batch.num_rows() {
-                verdicts.reject_row(row, format!("missing_field: no `{field}`"));
-            }
-        }
-        StrLookup::WrongType(t) => {
-            for row in 0..batch.num_rows() {
-                verdicts.reject_row(row, format!("wrong_type: `{field}` is {t}, not a string"));
-            }
+    let Some(text) = text_or_reject(batch, field, verdicts) else {
+        return;
+    };
+    for row in 0..batch.num_rows() {
+        match text.get(row) {
+            Some(s) => judge(row, s, verdicts),
+            None => verdicts.reject_row(row, format!("missing_field: no `{field}`")),
         }
     }
 }

@@ -148,7 +148,8 @@ impl<'a> Folded<'a> {
         let at = self.orig_offset(folded_offset);
         let before = self.orig[..at].chars().next_back();
         let after = self.orig[at..].chars().next();
-        before.is_some_and(crate::pychars::is_word) != after.is_some_and(crate::pychars::is_word)
+        before.is_some_and(crate::pystr::is_word_char)
+            != after.is_some_and(crate::pystr::is_word_char)
     }
 }
 
