@@ -17,6 +17,7 @@ mod pychars;
 pub mod pystr;
 mod refinedweb_line_filter;
 mod spacy_en;
+mod text_column;
 mod text_length_filter;
 mod text_rewrite;
 mod text_rows;

@@ -1,0 +1,98 @@
+//! The text column of the operators that rewrite each kept document line by line (RefinedWeb line
+//! filter, DCLM heuristics): rows are rewritten one at a time into a builder of the input column's
+//! Arrow layout, so the batch keeps its schema; dropped rows keep their original text.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, LargeStringBuilder, StringBuilder, StringViewBuilder};
+use arrow::record_batch::RecordBatch;
+
+use mdf_core::batch::{str_column, StrColumn, StrLookup};
+use mdf_core::{MdfError, Result, Verdicts};
+
+/// Builds the rewritten text column in the layout of the input column.
+pub(crate) enum TextBuilder {
+    Utf8(StringBuilder),
+    LargeUtf8(LargeStringBuilder),
+    View(StringViewBuilder),
+}
+
+impl TextBuilder {
+    pub(crate) fn new(col: StrColumn<'_>, rows: usize) -> Self {
+        match col {
+            StrColumn::Utf8(a) => {
+                TextBuilder::Utf8(StringBuilder::with_capacity(rows, a.value_data().len()))
+            }
+            StrColumn::LargeUtf8(a) => TextBuilder::LargeUtf8(LargeStringBuilder::with_capacity(
+                rows,
+                a.value_data().len(),
+            )),
+            StrColumn::View(_) => TextBuilder::View(StringViewBuilder::with_capacity(rows)),
+        }
+    }
+
+    pub(crate) fn append(&mut self, value: Option<&str>) {
+        match self {
+            TextBuilder::Utf8(b) => b.append_option(value),
+            TextBuilder::LargeUtf8(b) => b.append_option(value),
+            TextBuilder::View(b) => b.append_option(value),
+        }
+    }
+
+    pub(crate) fn finish(self) -> ArrayRef {
+        match self {
+            TextBuilder::Utf8(mut b) => Arc::new(b.finish()),
+            TextBuilder::LargeUtf8(mut b) => Arc::new(b.finish()),
+            TextBuilder::View(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+fn reject_all(batch: &RecordBatch, verdicts: &mut Verdicts, message: &str) {
+    for row in 0..batch.num_rows() {
+        verdicts.reject_row(row, message.to_owned());
+    }
+}
+
+/// Runs `rewrite` on the text of every row and returns `batch` with the text column `field`
+/// replaced. `rewrite` either appends the kept (possibly rewritten) text to the builder and
+/// returns `Ok`, or returns the drop reason, and then the row keeps its original text. A missing
+/// column, a non-string column or a null text rejects the rows (`missing_field` / `wrong_type`).
+pub(crate) fn rewrite_text_column(
+    batch: RecordBatch,
+    field: &str,
+    verdicts: &mut Verdicts,
+    mut rewrite: impl FnMut(&str, &mut TextBuilder) -> std::result::Result<(), &'static str>,
+) -> Result<RecordBatch> {
+    let col = match str_column(&batch, field) {
+        StrLookup::Found(col) => col,
+        StrLookup::Missing => {
+            reject_all(&batch, verdicts, &format!("missing_field: no `{field}`"));
+            return Ok(batch);
+        }
+        StrLookup::WrongType(t) => {
+            let msg = format!("wrong_type: `{field}` is {t}, not a string");
+            reject_all(&batch, verdicts, &msg);
+            return Ok(batch);
+        }
+    };
+    let mut column = TextBuilder::new(col, batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let Some(text) = col.get(row) else {
+            verdicts.reject_row(row, format!("missing_field: no `{field}`"));
+            column.append(None);
+            continue;
+        };
+        if let Err(reason) = rewrite(text, &mut column) {
+            verdicts.drop_row(row, reason);
+            column.append(Some(text));
+        }
+    }
+    let idx = batch
+        .schema()
+        .index_of(field)
+        .map_err(|e| MdfError::internal(format!("text column vanished: {e}")))?;
+    let mut columns = batch.columns().to_vec();
+    columns[idx] = column.finish();
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
+}
