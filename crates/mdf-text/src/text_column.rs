@@ -96,3 +96,60 @@ pub(crate) fn rewrite_text_column(
     columns[idx] = column.finish();
     Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, Int64Array, LargeStringArray, StringViewArray};
+
+    fn upper_unless_drop(
+        text: &str,
+        column: &mut TextBuilder,
+    ) -> std::result::Result<(), &'static str> {
+        if text == "drop" {
+            return Err("dropped");
+        }
+        column.append(Some(&text.to_uppercase()));
+        Ok(())
+    }
+
+    #[test]
+    fn keeps_the_layout_and_the_text_of_dropped_rows() {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(LargeStringArray::from(vec![Some("a"), Some("drop"), None])),
+            Arc::new(StringViewArray::from(vec![Some("a"), Some("drop"), None])),
+        ];
+        for col in cols {
+            let dt = col.data_type().clone();
+            let batch = RecordBatch::try_from_iter([("text", col)]).expect("batch");
+            let mut v = Verdicts::default();
+            let out = rewrite_text_column(batch, "text", &mut v, upper_unless_drop).expect("ok");
+            assert_eq!(out.column(0).data_type(), &dt);
+            let s = arrow::compute::cast(out.column(0), &arrow::datatypes::DataType::Utf8)
+                .expect("cast");
+            let s = s
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .expect("utf8");
+            assert_eq!((s.value(0), s.value(1), s.is_null(2)), ("A", "drop", true));
+            assert_eq!(v.dropped(), &[(1, "dropped")]);
+            assert_eq!(v.rejected().len(), 1);
+        }
+    }
+
+    #[test]
+    fn missing_or_non_string_columns_reject_every_row() {
+        let batch = RecordBatch::try_from_iter([(
+            "text",
+            Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+        )])
+        .expect("batch");
+        for field in ["text", "other"] {
+            let mut v = Verdicts::default();
+            let out =
+                rewrite_text_column(batch.clone(), field, &mut v, upper_unless_drop).expect("ok");
+            assert_eq!(out.num_rows(), 2);
+            assert_eq!(v.rejected().len(), 2);
+        }
+    }
+}
