@@ -21,6 +21,7 @@ __all__ = [
     "ground_truth_texts",
     "read_rejects",
     "run_mdf",
+    "url_filter_decisions",
     "write_jsonl",
 ]
 
@@ -129,3 +130,31 @@ def compare_decisions(
     for d in diffs[:50]:
         print("DIFF", d)
     return agree, diffs, counts
+
+
+def url_filter_decisions(
+    urls: list[str | None],
+    tmp_path: Path,
+    params: dict,
+    omit_url,
+    error_reasons: tuple[str, ...],
+) -> list[str]:
+    """Runs `url_filter` with `params` on one record per URL (id `u000000`..., text "x"; the
+    `url` field left out where `omit_url(i, url)`); returns per URL "keep", the drop reason, or
+    "error" for the rejects whose reason starts with one of `error_reasons`."""
+    recs = []
+    for i, url in enumerate(urls):
+        rec = {"id": f"u{i:06d}", "text": "x"}
+        if not omit_url(i, url):
+            rec["url"] = url
+        recs.append(rec)
+    src = write_jsonl(tmp_path / "in.jsonl", recs)
+    ops = [{"name": "url_filter", "params": params}]
+    kept, dropped = run_mdf(src, tmp_path / "out", ops, stage="s", columns=["id"])
+    got = {}
+    for rid, rej in dropped.items():
+        reason = rej["reason"]
+        got[rid] = "error" if reason.startswith(error_reasons) else reason
+    for rid in kept:
+        got[rid] = "keep"
+    return [got.get(f"u{i:06d}", "?") for i in range(len(urls))]

@@ -22,7 +22,7 @@ from datatrove.data import Document  # noqa: E402
 from datatrove.utils._import_utils import ASSETS_PATH  # noqa: E402
 from tldextract import TLDExtract  # noqa: E402
 
-from .common import compare_decisions, run_mdf, write_jsonl  # noqa: E402
+from .common import compare_decisions, url_filter_decisions  # noqa: E402
 
 N_URLS = 6000
 
@@ -157,22 +157,9 @@ def datatrove_decisions(urls, domains_file: Path, urls_file: Path) -> list[str]:
 
 
 def mdf_decisions(urls, tmp_path: Path, params: dict) -> list[str]:
-    recs = []
-    for i, url in enumerate(urls):
-        rec = {"id": f"u{i:06d}", "text": "x"}
-        if not (url is None and i % 2):
-            rec["url"] = url
-        recs.append(rec)
-    src = write_jsonl(tmp_path / "in.jsonl", recs)
-    ops = [{"name": "url_filter", "params": params}]
-    kept, dropped = run_mdf(src, tmp_path / "out", ops, stage="s", columns=["id"])
-    got = {}
-    for rid, rej in dropped.items():
-        reason = rej["reason"]
-        got[rid] = "error" if reason.startswith("missing_field") else reason
-    for rid in kept:
-        got[rid] = "keep"
-    return [got.get(f"u{i:06d}", "?") for i in range(len(urls))]
+    return url_filter_decisions(
+        urls, tmp_path, params, lambda i, url: url is None and i % 2, ("missing_field",)
+    )
 
 
 def psl_probe_entries(urls, seed: int = 5) -> list[str]:

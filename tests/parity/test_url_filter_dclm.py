@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .common import compare_decisions, run_mdf, write_jsonl
+from .common import compare_decisions, url_filter_decisions
 
 REPO = Path(__file__).resolve().parents[2]
 LISTS = REPO / "crates" / "mdf-text" / "assets" / "url_filter" / "dclm"
@@ -187,24 +187,9 @@ def probe_entries(urls, seed: int = 9) -> list[str]:
 
 
 def mdf_decisions(urls, tmp_path: Path, params: dict) -> list[str]:
-    recs = []
-    for i, url in enumerate(urls):
-        rec = {"id": f"u{i:06d}", "text": "x"}
-        if url is not None:
-            rec["url"] = url
-        recs.append(rec)
-    src = write_jsonl(tmp_path / "in.jsonl", recs)
-    ops = [{"name": "url_filter", "params": params}]
-    kept, dropped = run_mdf(src, tmp_path / "out", ops, stage="s", columns=["id"])
-    got = {}
-    for rid, rej in dropped.items():
-        reason = rej["reason"]
-        if reason.startswith(("missing_field", "invalid_url")):
-            reason = "error"
-        got[rid] = reason
-    for rid in kept:
-        got[rid] = "keep"
-    return [got.get(f"u{i:06d}", "?") for i in range(len(urls))]
+    return url_filter_decisions(
+        urls, tmp_path, params, lambda i, url: url is None, ("missing_field", "invalid_url")
+    )
 
 
 def compare(tmp_path: Path, quality: bool) -> None:
