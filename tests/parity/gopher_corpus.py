@@ -4,17 +4,11 @@ and edge cases that exercise every rule of GopherRepetitionFilter and GopherQual
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 
-GROUND_TRUTH = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "data"
-    / "article-extraction"
-    / "ground-truth.json"
-)
+from .common import GROUND_TRUTH, ground_truth_texts
+
+__all__ = ["GROUND_TRUTH", "build_corpus"]
 
 FOREIGN = [
     "Le gouvernement a annoncé mercredi une nouvelle réforme des retraites, qui sera présentée "
@@ -69,9 +63,7 @@ ODDITIES = [
 ]
 
 
-def _load_real() -> list[str]:
-    data = json.loads(GROUND_TRUTH.read_text(encoding="utf-8"))
-    return [v["articleBody"] for _, v in sorted(data.items()) if v.get("articleBody")]
+_load_real = ground_truth_texts
 
 
 def _bulletize(text: str, rng: random.Random) -> str:

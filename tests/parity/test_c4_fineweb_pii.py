@@ -20,21 +20,13 @@ import pytest
 
 pytest.importorskip("datatrove")
 pytest.importorskip("spacy")
-pq = pytest.importorskip("pyarrow.parquet")
 
 from datatrove.data import Document  # noqa: E402
 from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter  # noqa: E402
 from datatrove.pipeline.formatters import PIIFormatter  # noqa: E402
 
-import mega_data_factory as mdf  # noqa: E402
+from .common import ground_truth_texts, run_mdf, write_jsonl  # noqa: E402
 
-GROUND_TRUTH = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "data"
-    / "article-extraction"
-    / "ground-truth.json"
-)
 MIN_AGREEMENT = 0.995
 N_DOCS = 5_000
 
@@ -81,11 +73,7 @@ PII = [
 
 
 def load_texts() -> list[str]:
-    if not GROUND_TRUTH.exists():
-        pytest.skip(f"real pages not found at {GROUND_TRUTH} (shared/ is next to the repo)")
-    data = json.loads(GROUND_TRUTH.read_text())
-    texts = [v.get("articleBody") or "" for _, v in sorted(data.items())]
-    return [t for t in texts if t.strip()]
+    return [t for t in ground_truth_texts() if t.strip()]
 
 
 def edge_cases() -> list[str]:
@@ -184,29 +172,15 @@ def run_ours(tmp: Path, docs: list[dict], op: dict) -> tuple[dict[str, str], dic
     """Runs one operator; returns kept id → text and dropped id → reason."""
     src = tmp / "in.jsonl"
     if not src.exists():
-        src.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
+        write_jsonl(src, docs)
     out = tmp / f"out-{op['name']}-{abs(hash(json.dumps(op, sort_keys=True)))}"
-    cfg = {
-        "data_loader": {"type": "JsonlLoader", "params": {"paths": str(src)}},
-        "stages": [{"name": "main", "operators": [op]}],
-        "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
-        "executor": {"batch_size": 500, "rejected_samples": {"enabled": True}},
-    }
     t0 = time.perf_counter()
-    mdf.run(cfg, progress="off")
+    kept, dropped = run_mdf(src, out, [op], columns=["id", "text"])
     print(f"mdf {op['name']}: {time.perf_counter() - t0:.1f}s")
-    kept: dict[str, str] = {}
-    for p in sorted(out.glob("part-*.parquet")):
-        t = pq.read_table(p, columns=["id", "text"]).to_pydict()
-        kept.update(zip(t["id"], t["text"], strict=True))
-    dropped: dict[str, str] = {}
-    for p in sorted((out / "_mdf" / "rejects").glob("*.jsonl")):
-        for line in p.read_text().split("\n"):  # records may hold U+2028: not splitlines()
-            if not line:
-                continue
-            r = json.loads(line)
-            dropped[r["record"]["id"]] = r["reason"]
-    return kept, dropped
+    return (
+        {i: r["text"] for i, r in kept.items()},
+        {i: r["reason"] for i, r in dropped.items()},
+    )
 
 
 def theirs_filter(block, docs: list[dict]) -> dict[str, tuple[str, str]]:

@@ -11,7 +11,6 @@ decision, reason and rewritten text on >= 5,000 documents: the real article text
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections import Counter
@@ -21,12 +20,10 @@ import pytest
 
 fasttext = pytest.importorskip("fasttext", reason="needs the fasttext package (test extra)")
 wordbreak = pytest.importorskip("uniseg.wordbreak", reason="needs uniseg (test extra)")
-pq = pytest.importorskip("pyarrow.parquet")
 
-import mega_data_factory as mdf  # noqa: E402
-from conftest import write_jsonl  # noqa: E402
 
 from . import gopher_corpus as gc  # noqa: E402
+from .common import compare_rewrites, ground_truth_texts, run_mdf, write_jsonl  # noqa: E402
 
 # --- the reference, from the spec text -------------------------------------------------------
 
@@ -204,9 +201,7 @@ TRANSFORMS = gc.TRANSFORMS + [
 
 
 def build_docs() -> list[dict]:
-    if not gc.GROUND_TRUTH.exists():
-        pytest.skip(f"real texts not found at {gc.GROUND_TRUTH}")
-    real = gc._load_real()
+    real = ground_truth_texts()
     rng = random.Random(20240611)
     docs = [{"id": f"fixed{i:03d}", "text": t} for i, t in enumerate(gc.FIXED)]
     docs += [{"id": f"real{i:03d}", "text": t} for i, t in enumerate(real)]
@@ -226,24 +221,8 @@ def build_docs() -> list[dict]:
 
 def run_ours(tmp: Path, docs: list[dict]) -> tuple[dict, dict]:
     write_jsonl(tmp / "in" / "docs.jsonl", docs)
-    out = tmp / "out"
-    cfg = {
-        "data_loader": {"type": "JsonlLoader", "params": {"paths": str(tmp / "in")}},
-        "stages": [{"name": "dclm", "operators": [{"name": "dclm_heuristics_filter"}]}],
-        "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
-        "executor": {"batch_size": 500, "rejected_samples": {"enabled": True}},
-    }
-    mdf.run(cfg, workers=2, progress="off")
-    kept = {
-        r["id"]: r for f in sorted(out.glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()
-    }
-    dropped = {}
-    for p in sorted((out / "_mdf" / "rejects").glob("*.jsonl")):
-        for line in p.read_text(encoding="utf-8").split("\n"):
-            if line:
-                rec = json.loads(line)
-                dropped[rec["record"]["id"]] = rec
-    return kept, dropped
+    ops = [{"name": "dclm_heuristics_filter"}]
+    return run_mdf(tmp / "in", tmp / "out", ops, stage="dclm", workers=2)
 
 
 def test_reference_quirks():
@@ -260,24 +239,7 @@ def test_parity_with_reference(tmp_path):
     docs = build_docs()
     assert len(docs) >= 5000
     kept, dropped = run_ours(tmp_path, docs)
-    agree, diffs, stats = 0, [], Counter()
-    for d in docs:
-        decision, value = reference(d["text"])
-        stats[value if decision == "drop" else "keep"] += 1
-        if d["id"] in kept:
-            ours = ("keep", kept[d["id"]]["text"])
-        elif d["id"] in dropped:
-            ours = ("drop", dropped[d["id"]]["reason"])
-        else:
-            ours = ("missing", None)
-        if ours == (decision, value):
-            agree += 1
-        else:
-            diffs.append((d["id"], ours, (decision, value)))
-    rate = agree / len(docs)
-    print(f"dclm_heuristics_filter: {agree}/{len(docs)} agree ({rate:.4%}); reference: {stats}")
-    for i, ours, theirs in diffs[:20]:
-        print(f"  {i}: ours={ours!r:.300} reference={theirs!r:.300}")
+    rate, diffs, stats = compare_rewrites("dclm_heuristics_filter", docs, kept, dropped, reference)
     assert rate >= 0.995, f"{len(diffs)} disagreements"
     # The variants must exercise every rule.
     rules = [

@@ -19,17 +19,10 @@ from pathlib import Path
 import pytest
 
 fasttext = pytest.importorskip("fasttext", reason="needs the fasttext package (test extra)")
-pq = pytest.importorskip("pyarrow.parquet")
 
-import mega_data_factory as mdf  # noqa: E402
 
-GROUND_TRUTH = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "data"
-    / "article-extraction"
-    / "ground-truth.json"
-)
+from .common import ground_truth_texts, run_mdf, write_jsonl  # noqa: E402
+
 TOL = 1e-5
 
 # A few sentences per language, for training the LID-style model and mixing into documents.
@@ -112,13 +105,6 @@ EDGE_CASES = [
 ]
 
 
-def ground_truth_texts() -> list[str]:
-    if not GROUND_TRUTH.exists():
-        pytest.skip(f"real texts not found at {GROUND_TRUTH} (the shared data folder)")
-    data = json.loads(GROUND_TRUTH.read_text())
-    return [v["articleBody"] for _, v in sorted(data.items()) if v.get("articleBody")]
-
-
 def make_docs(n_target: int = 5200, seed: int = 1234) -> list[dict]:
     """Real texts plus seeded variants (truncations, mixes with other languages, list/table/code
     layouts, newline changes) and edge cases, until n_target documents."""
@@ -161,35 +147,10 @@ def make_docs(n_target: int = 5200, seed: int = 1234) -> list[dict]:
     return [{"id": f"d{i:05d}", "text": t} for i, t in enumerate(out)]
 
 
-def write_jsonl(path: Path, docs: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for d in docs:
-            f.write(json.dumps(d, ensure_ascii=False) + "\n")
-
-
 def run_ours(tmp: Path, name: str, docs: list[dict], operators: list[dict]):
     """Runs our pipeline; returns (kept rows by id, dropped rejects by id)."""
     write_jsonl(tmp / f"{name}_in" / "docs.jsonl", docs)
-    out = tmp / f"{name}_out"
-    cfg = {
-        "data_loader": {"type": "JsonlLoader", "params": {"paths": str(tmp / f"{name}_in")}},
-        "stages": [{"name": "lid", "operators": operators}],
-        "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
-        "executor": {"batch_size": 500, "rejected_samples": {"enabled": True}},
-    }
-    mdf.run(cfg, workers=2, progress="off")
-    files = sorted(out.glob("part-*.parquet"))
-    kept = {r["id"]: r for f in files for r in pq.read_table(f).to_pylist()}
-    dropped = {}
-    for p in sorted((out / "_mdf" / "rejects").glob("*.jsonl")):
-        # split("\n"), not splitlines(): JSON text may hold a raw U+2028.
-        for line in p.read_text(encoding="utf-8").split("\n"):
-            if not line:
-                continue
-            rec = json.loads(line)
-            dropped[rec["record"]["id"]] = rec
-    return kept, dropped
+    return run_mdf(tmp / f"{name}_in", tmp / f"{name}_out", operators, stage="lid", workers=2)
 
 
 # --- models trained on the spot ---------------------------------------------------------------

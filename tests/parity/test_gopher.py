@@ -5,12 +5,9 @@ shared/data/article-extraction plus seeded variants and edge cases, see gopher_c
 
 from __future__ import annotations
 
-import json
-
-import pyarrow.parquet as pq
 import pytest
 
-import mega_data_factory as mdf
+from parity.common import run_mdf, write_jsonl
 from parity.gopher_corpus import GROUND_TRUTH, build_corpus
 
 datatrove = pytest.importorskip("datatrove", reason="datatrove 0.10.1 is needed for parity tests")
@@ -54,28 +51,11 @@ def theirs(corpus):
 def ours(tmp_path, corpus, operator: str) -> dict[str, str | None]:
     src = tmp_path / "in.jsonl"
     if not src.exists():
-        with open(src, "w", encoding="utf-8") as f:
-            for d in corpus:
-                f.write(json.dumps(d, ensure_ascii=False) + "\n")
-    out = tmp_path / operator
-    cfg = {
-        "data_loader": {"type": "JsonlLoader", "params": {"paths": str(src)}},
-        "stages": [{"name": "main", "operators": [{"name": operator}]}],
-        "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
-        "executor": {"batch_size": 256, "rejected_samples": {"enabled": True}},
-    }
-    mdf.run(cfg, progress="off")
-    verdicts: dict[str, str | None] = {}
-    for p in sorted((out / "_mdf" / "rejects").glob("*.jsonl")):
-        # JSON Lines: split on "\n" only (str.splitlines would also split on U+2028 etc.)
-        for line in filter(None, p.read_text(encoding="utf-8").split("\n")):
-            r = json.loads(line)
-            verdicts[r["record"]["id"]] = r["reason"]
-    files = list(out.glob("part-*.parquet"))
-    if files:
-        for i in pq.read_table(files, columns=["id"]).column("id").to_pylist():
-            assert i not in verdicts, f"{i} is both kept and dropped"
-            verdicts[i] = None
+        write_jsonl(src, corpus)
+    ops = [{"name": operator}]
+    kept, dropped = run_mdf(src, tmp_path / operator, ops, batch_size=256, columns=["id"])
+    verdicts: dict[str, str | None] = {i: r["reason"] for i, r in dropped.items()}
+    verdicts.update(dict.fromkeys(kept))
     return verdicts
 
 

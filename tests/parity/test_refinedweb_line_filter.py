@@ -11,7 +11,6 @@ upper-case lines, numeric lines, social counters, boilerplate, short lines, CJK 
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from pathlib import Path
@@ -19,18 +18,8 @@ from pathlib import Path
 import pytest
 
 fasttext = pytest.importorskip("fasttext", reason="needs the fasttext package (test extra)")
-pq = pytest.importorskip("pyarrow.parquet")
 
-import mega_data_factory as mdf  # noqa: E402
-from conftest import write_jsonl  # noqa: E402
-
-GROUND_TRUTH = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "data"
-    / "article-extraction"
-    / "ground-truth.json"
-)
+from .common import compare_rewrites, ground_truth_texts, run_mdf, write_jsonl  # noqa: E402
 
 # --- the reference, from the spec text -------------------------------------------------------
 
@@ -250,10 +239,7 @@ def fuzz(rng: random.Random) -> str:
 
 
 def build_docs() -> list[dict]:
-    if not GROUND_TRUTH.exists():
-        pytest.skip(f"real texts not found at {GROUND_TRUTH}")
-    gt = json.loads(GROUND_TRUTH.read_text(encoding="utf-8"))
-    bases = [v["articleBody"] for v in gt.values() if v.get("articleBody")]
+    bases = ground_truth_texts()
     rng = random.Random(20240601)
     texts = list(bases)
     while len(texts) < 4500:
@@ -269,24 +255,8 @@ def build_docs() -> list[dict]:
 
 def run_ours(tmp: Path, docs: list[dict]) -> tuple[dict, dict]:
     write_jsonl(tmp / "in" / "docs.jsonl", docs)
-    out = tmp / "out"
-    cfg = {
-        "data_loader": {"type": "JsonlLoader", "params": {"paths": str(tmp / "in")}},
-        "stages": [{"name": "rw", "operators": [{"name": "refinedweb_line_filter"}]}],
-        "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
-        "executor": {"batch_size": 500, "rejected_samples": {"enabled": True}},
-    }
-    mdf.run(cfg, workers=2, progress="off")
-    kept = {
-        r["id"]: r for f in sorted(out.glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()
-    }
-    dropped = {}
-    for p in sorted((out / "_mdf" / "rejects").glob("*.jsonl")):
-        for line in p.read_text(encoding="utf-8").split("\n"):
-            if line:
-                rec = json.loads(line)
-                dropped[rec["record"]["id"]] = rec
-    return kept, dropped
+    ops = [{"name": "refinedweb_line_filter"}]
+    return run_mdf(tmp / "in", tmp / "out", ops, stage="rw", workers=2)
 
 
 def test_reference_quirks():
@@ -303,26 +273,7 @@ def test_parity_with_reference(tmp_path):
     docs = build_docs()
     assert len(docs) >= 5000
     kept, dropped = run_ours(tmp_path, docs)
-    agree, diffs, stats = 0, [], {}
-    for d in docs:
-        decision, value = reference(d["text"])
-        stats[value if decision == "drop" else "keep"] = (
-            stats.get(value if decision == "drop" else "keep", 0) + 1
-        )
-        if d["id"] in kept:
-            ours = ("keep", kept[d["id"]]["text"])
-        elif d["id"] in dropped:
-            ours = ("drop", dropped[d["id"]]["reason"])
-        else:
-            ours = ("missing", None)
-        if ours == (decision, value):
-            agree += 1
-        else:
-            diffs.append((d["id"], ours, (decision, value)))
-    rate = agree / len(docs)
-    print(f"refinedweb_line_filter: {agree}/{len(docs)} agree ({rate:.4%}); reference: {stats}")
-    for i, ours, theirs in diffs[:20]:
-        print(f"  {i}: ours={ours!r:.300} reference={theirs!r:.300}")
+    rate, diffs, stats = compare_rewrites("refinedweb_line_filter", docs, kept, dropped, reference)
     assert rate >= 0.995, f"{len(diffs)} disagreements"
     # The variants must exercise every outcome.
     assert all(stats.get(k, 0) > 50 for k in ("keep", "rw_word_removal_ratio"))

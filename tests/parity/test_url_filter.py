@@ -8,15 +8,11 @@ A record without a URL fails datatrove's `assert` ("error"); mdf rejects it (`mi
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
-
-import mega_data_factory as mdf
 
 url_filter_mod = pytest.importorskip("datatrove.pipeline.filters.url_filter")
 pytest.importorskip("tldextract")
@@ -25,6 +21,8 @@ pytest.importorskip("ahocorasick")
 from datatrove.data import Document  # noqa: E402
 from datatrove.utils._import_utils import ASSETS_PATH  # noqa: E402
 from tldextract import TLDExtract  # noqa: E402
+
+from .common import compare_decisions, url_filter_decisions  # noqa: E402
 
 N_URLS = 6000
 
@@ -159,31 +157,9 @@ def datatrove_decisions(urls, domains_file: Path, urls_file: Path) -> list[str]:
 
 
 def mdf_decisions(urls, tmp_path: Path, params: dict) -> list[str]:
-    src = tmp_path / "in.jsonl"
-    with open(src, "w") as fh:
-        for i, url in enumerate(urls):
-            rec = {"id": f"u{i:06d}", "text": "x"}
-            if not (url is None and i % 2):
-                rec["url"] = url
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    out = tmp_path / "out"
-    cfg = {
-        "data_loader": {"type": "JsonlLoader", "params": {"paths": str(src)}},
-        "stages": [{"name": "s", "operators": [{"name": "url_filter", "params": params}]}],
-        "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
-        "executor": {"batch_size": 500, "rejected_samples": {"enabled": True}},
-    }
-    mdf.run(cfg, progress="off")
-    got = {}
-    for p in sorted((out / "_mdf" / "rejects").glob("*.jsonl")):
-        for line in p.read_text().splitlines():
-            rej = json.loads(line)
-            reason = rej["reason"]
-            got[rej["record"]["id"]] = "error" if reason.startswith("missing_field") else reason
-    kept = pq.read_table(list(out.glob("part-*"))).column("id").to_pylist()
-    for rid in kept:
-        got[rid] = "keep"
-    return [got.get(f"u{i:06d}", "?") for i in range(len(urls))]
+    return url_filter_decisions(
+        urls, tmp_path, params, lambda i, url: url is None and i % 2, ("missing_field",)
+    )
 
 
 def psl_probe_entries(urls, seed: int = 5) -> list[str]:
@@ -220,16 +196,7 @@ def test_fineweb_mode_matches_datatrove_url_filter(tmp_path):
             "url_blocklist_paths": [str(urls_file)],
         },
     )
-    diffs = [
-        (i, urls[i], o, t) for i, (o, t) in enumerate(zip(ours, theirs, strict=True)) if o != t
-    ]
-    agree = 1 - len(diffs) / len(urls)
-    counts: dict[str, int] = {}
-    for t in theirs:
-        counts[t] = counts.get(t, 0) + 1
-    print(f"agreement {agree:.4%} on {len(urls)} URLs; datatrove decisions: {counts}")
-    for d in diffs[:50]:
-        print("DIFF", d)
+    agree, diffs, counts = compare_decisions(urls, ours, theirs, "datatrove")
     # every rule must actually be exercised
     assert {"domain", "subdomain", "url", "hard_blacklisted", "soft_blacklisted"} <= set(counts)
     assert {"blacklisted_subword", "keep", "error"} <= set(counts)

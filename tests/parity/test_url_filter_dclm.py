@@ -18,15 +18,12 @@ The word lists are the DCLM files mdf ships (crates/mdf-text/assets/url_filter/d
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from pathlib import Path
 from urllib.parse import urlparse
 
-import pyarrow.parquet as pq
-
-import mega_data_factory as mdf
+from .common import compare_decisions, url_filter_decisions
 
 REPO = Path(__file__).resolve().parents[2]
 LISTS = REPO / "crates" / "mdf-text" / "assets" / "url_filter" / "dclm"
@@ -190,33 +187,9 @@ def probe_entries(urls, seed: int = 9) -> list[str]:
 
 
 def mdf_decisions(urls, tmp_path: Path, params: dict) -> list[str]:
-    src = tmp_path / "in.jsonl"
-    with open(src, "w") as fh:
-        for i, url in enumerate(urls):
-            rec = {"id": f"u{i:06d}", "text": "x"}
-            if url is not None:
-                rec["url"] = url
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    out = tmp_path / "out"
-    cfg = {
-        "data_loader": {"type": "JsonlLoader", "params": {"paths": str(src)}},
-        "stages": [{"name": "s", "operators": [{"name": "url_filter", "params": params}]}],
-        "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
-        "executor": {"batch_size": 500, "rejected_samples": {"enabled": True}},
-    }
-    mdf.run(cfg, progress="off")
-    got = {}
-    for p in sorted((out / "_mdf" / "rejects").glob("*.jsonl")):
-        for line in p.read_text().splitlines():
-            rej = json.loads(line)
-            reason = rej["reason"]
-            if reason.startswith(("missing_field", "invalid_url")):
-                reason = "error"
-            got[rej["record"]["id"]] = reason
-    kept = pq.read_table(list(out.glob("part-*"))).column("id").to_pylist()
-    for rid in kept:
-        got[rid] = "keep"
-    return [got.get(f"u{i:06d}", "?") for i in range(len(urls))]
+    return url_filter_decisions(
+        urls, tmp_path, params, lambda i, url: url is None, ("missing_field", "invalid_url")
+    )
 
 
 def compare(tmp_path: Path, quality: bool) -> None:
@@ -231,16 +204,7 @@ def compare(tmp_path: Path, quality: bool) -> None:
     if quality:
         params["exclude_quality_sources"] = True
     ours = mdf_decisions(urls, tmp_path, params)
-    diffs = [
-        (i, urls[i], o, t) for i, (o, t) in enumerate(zip(ours, theirs, strict=True)) if o != t
-    ]
-    agree = 1 - len(diffs) / len(urls)
-    counts: dict[str, int] = {}
-    for t in theirs:
-        counts[t] = counts.get(t, 0) + 1
-    print(f"agreement {agree:.4%} on {len(urls)} URLs; reference decisions: {counts}")
-    for d in diffs[:50]:
-        print("DIFF", d)
+    agree, diffs, counts = compare_decisions(urls, ours, theirs, "reference")
     wanted = {
         "dclm_domain",
         "dclm_strict_word",

@@ -41,14 +41,12 @@ use std::collections::HashMap;
 use unicode_segmentation::UnicodeSegmentation;
 
 use arrow::record_batch::RecordBatch;
-
 use mdf_core::operator::intern_reason;
-use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
+use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::dclm_words::count_ft_words;
 use crate::pystr;
-use crate::refinedweb_line_filter::TextBuilder;
-use crate::text_rewrite::text_or_reject;
+use crate::text_column::rewrite_text_column;
 
 /// Params of `dclm_heuristics_filter`. A ratio threshold of `null` disables its step.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -592,31 +590,15 @@ impl DclmHeuristicsFilter {
 impl Operator for DclmHeuristicsFilter {
     fn process(&mut self, batch: RecordBatch, verdicts: &mut Verdicts) -> Result<RecordBatch> {
         let field = self.params.text_field.clone();
-        let Some(col) = text_or_reject(&batch, &field, verdicts) else {
-            return Ok(batch);
-        };
-        let mut column = TextBuilder::new(col, batch.num_rows());
-        for row in 0..batch.num_rows() {
-            let Some(text) = col.get(row) else {
-                verdicts.reject_row(row, format!("missing_field: no `{field}`"));
-                column.append(None);
-                continue;
-            };
+        rewrite_text_column(batch, &field, verdicts, |text, column| {
             match self.judge(text) {
-                Judgement::Keep(t) => column.append(Some(&t)),
-                Judgement::Drop(reason) => {
-                    verdicts.drop_row(row, reason);
-                    column.append(Some(text));
+                Judgement::Keep(t) => {
+                    column.append(Some(&t));
+                    Ok(())
                 }
+                Judgement::Drop(reason) => Err(reason),
             }
-        }
-        let idx = batch
-            .schema()
-            .index_of(&field)
-            .map_err(|e| MdfError::internal(format!("text column vanished: {e}")))?;
-        let mut columns = batch.columns().to_vec();
-        columns[idx] = column.finish();
-        Ok(RecordBatch::try_new(batch.schema(), columns)?)
+        })
     }
 }
 

@@ -25,10 +25,9 @@ use arrow::record_batch::RecordBatch;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mdf_core::batch::{str_column, StrLookup};
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
-use crate::fasttext_model::{bare_label, Model, NewlineHandling};
+use crate::fasttext_model::{bare_label, for_each_text, Model, NewlineHandling};
 
 /// How the score of `label` is derived from fastText's prediction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -175,28 +174,18 @@ impl Operator for FasttextClassifier {
         let n = batch.num_rows();
         let mut scores = Float64Builder::with_capacity(n);
         let field = self.params.text_field.clone();
-        match str_column(&batch, &field) {
-            StrLookup::Found(text) => {
-                for row in 0..n {
-                    let Some(s) = text.get(row) else {
-                        verdicts.reject_row(row, format!("missing_field: no `{field}`"));
-                        scores.append_null();
-                        continue;
-                    };
-                    let score = self.score(s)?;
-                    scores.append_value(score);
-                    if self.params.threshold.is_some_and(|t| score < t) {
-                        verdicts.drop_row(row, FASTTEXT_CLASSIFIER);
-                    }
-                }
+        for_each_text(&batch, &field, verdicts, |row, text, verdicts| {
+            let Some(s) = text else {
+                scores.append_null();
+                return Ok(());
+            };
+            let score = self.score(s)?;
+            scores.append_value(score);
+            if self.params.threshold.is_some_and(|t| score < t) {
+                verdicts.drop_row(row, FASTTEXT_CLASSIFIER);
             }
-            StrLookup::Missing | StrLookup::WrongType(_) => {
-                for row in 0..n {
-                    verdicts.reject_row(row, format!("missing_field: no string `{field}`"));
-                    scores.append_null();
-                }
-            }
-        }
+            Ok(())
+        })?;
         crate::fasttext_model::set_columns(
             batch,
             vec![(self.params.score_field.as_str(), Arc::new(scores.finish()))],

@@ -18,7 +18,8 @@ use fasttext::FastText;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mdf_core::{MdfError, Result};
+use mdf_core::batch::{str_column, StrLookup};
+use mdf_core::{MdfError, Result, Verdicts};
 
 /// A loaded fastText model with its label list.
 pub(crate) struct Model {
@@ -197,6 +198,35 @@ mod tests {
         assert_eq!(bare_label("__label__en"), "en");
         assert_eq!(bare_label("eng_Latn"), "eng_Latn");
     }
+}
+
+/// Calls `each(row, text)` for every row of `batch`, in order. A row without a string text is
+/// rejected (`missing_field`) and gets `each(row, None)`, so the caller can append nulls.
+pub(crate) fn for_each_text(
+    batch: &RecordBatch,
+    field: &str,
+    verdicts: &mut Verdicts,
+    mut each: impl FnMut(usize, Option<&str>, &mut Verdicts) -> Result<()>,
+) -> Result<()> {
+    let n = batch.num_rows();
+    match str_column(batch, field) {
+        StrLookup::Found(text) => {
+            for row in 0..n {
+                let s = text.get(row);
+                if s.is_none() {
+                    verdicts.reject_row(row, format!("missing_field: no `{field}`"));
+                }
+                each(row, s, verdicts)?;
+            }
+        }
+        StrLookup::Missing | StrLookup::WrongType(_) => {
+            for row in 0..n {
+                verdicts.reject_row(row, format!("missing_field: no string `{field}`"));
+                each(row, None, verdicts)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Returns `batch` with `columns` appended, replacing columns of the same name.

@@ -27,10 +27,9 @@ use arrow::record_batch::RecordBatch;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mdf_core::batch::{str_column, StrLookup};
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
-use crate::fasttext_model::{bare_label, Model, NewlineHandling};
+use crate::fasttext_model::{bare_label, for_each_text, Model, NewlineHandling};
 
 /// Which label format the model uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -215,47 +214,35 @@ impl Operator for LanguageFilter {
         let mut score = Float64Builder::with_capacity(n);
         let mut script = StringBuilder::new();
         let field = self.params.text_field.clone();
-        match str_column(&batch, &field) {
-            StrLookup::Found(text) => {
-                for row in 0..n {
-                    let Some(s) = text.get(row) else {
-                        verdicts.reject_row(row, format!("missing_field: no `{field}`"));
-                        lang.append_null();
-                        score.append_null();
-                        script.append_null();
-                        continue;
-                    };
-                    let lid = self.identify(s)?;
-                    if glot {
-                        // datatrove: `lang, script = label.split("_")`.
-                        match lid.top.split_once('_') {
-                            Some((l, sc)) => {
-                                lang.append_value(l);
-                                script.append_value(sc);
-                            }
-                            None => {
-                                lang.append_value(&lid.top);
-                                script.append_null();
-                            }
-                        }
-                    } else {
+        for_each_text(&batch, &field, verdicts, |row, text, verdicts| {
+            let Some(s) = text else {
+                lang.append_null();
+                score.append_null();
+                script.append_null();
+                return Ok(());
+            };
+            let lid = self.identify(s)?;
+            if glot {
+                // datatrove: `lang, script = label.split("_")`.
+                match lid.top.split_once('_') {
+                    Some((l, sc)) => {
+                        lang.append_value(l);
+                        script.append_value(sc);
+                    }
+                    None => {
                         lang.append_value(&lid.top);
-                    }
-                    score.append_value(lid.top_score);
-                    if !lid.keep {
-                        verdicts.drop_row(row, LANGUAGE_FILTER);
+                        script.append_null();
                     }
                 }
+            } else {
+                lang.append_value(&lid.top);
             }
-            StrLookup::Missing | StrLookup::WrongType(_) => {
-                for row in 0..n {
-                    verdicts.reject_row(row, format!("missing_field: no string `{field}`"));
-                    lang.append_null();
-                    score.append_null();
-                    script.append_null();
-                }
+            score.append_value(lid.top_score);
+            if !lid.keep {
+                verdicts.drop_row(row, LANGUAGE_FILTER);
             }
-        }
+            Ok(())
+        })?;
         let mut columns: Vec<(&str, ArrayRef)> = vec![
             (LANGUAGE, Arc::new(lang.finish())),
             (LANGUAGE_SCORE, Arc::new(score.finish())),

@@ -14,6 +14,7 @@ mod pii_formatter;
 mod punycode;
 pub mod pystr;
 mod refinedweb_line_filter;
+mod text_column;
 mod text_length_filter;
 mod text_rewrite;
 mod text_rows;

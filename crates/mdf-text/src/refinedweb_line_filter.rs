@@ -29,20 +29,17 @@
 //! tables are Python 3.11's (Unicode 14), the DCLM runs may have used another Python.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
-use arrow::array::{ArrayRef, LargeStringBuilder, StringBuilder, StringViewBuilder};
 use arrow::record_batch::RecordBatch;
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mdf_core::batch::StrColumn;
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::dclm_words::count_ft_words;
 use crate::pystr;
-use crate::text_rewrite::text_or_reject;
+use crate::text_column::rewrite_text_column;
 
 /// Where a boilerplate rule matches in a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -544,71 +541,14 @@ impl RefinedwebLineFilter {
 impl Operator for RefinedwebLineFilter {
     fn process(&mut self, batch: RecordBatch, verdicts: &mut Verdicts) -> Result<RecordBatch> {
         let field = self.params.text_field.clone();
-        let Some(col) = text_or_reject(&batch, &field, verdicts) else {
-            return Ok(batch);
-        };
         let mut out = std::mem::take(&mut self.out);
-        let mut column = TextBuilder::new(col, batch.num_rows());
-        for row in 0..batch.num_rows() {
-            let Some(text) = col.get(row) else {
-                verdicts.reject_row(row, format!("missing_field: no `{field}`"));
-                column.append(None);
-                continue;
-            };
-            match self.correct_into(text, &mut out) {
-                Ok(()) => column.append(Some(&out)),
-                Err(reason) => {
-                    verdicts.drop_row(row, reason);
-                    column.append(Some(text));
-                }
-            }
-        }
+        let this = &*self;
+        let batch = rewrite_text_column(batch, &field, verdicts, |text, column| {
+            this.correct_into(text, &mut out)
+                .map(|()| column.append(Some(&out)))
+        });
         self.out = out;
-        let idx = batch
-            .schema()
-            .index_of(&field)
-            .map_err(|e| MdfError::internal(format!("text column vanished: {e}")))?;
-        let mut columns = batch.columns().to_vec();
-        columns[idx] = column.finish();
-        Ok(RecordBatch::try_new(batch.schema(), columns)?)
-    }
-}
-
-/// Builds the rewritten text column in the layout of the input column.
-pub(crate) enum TextBuilder {
-    Utf8(StringBuilder),
-    LargeUtf8(LargeStringBuilder),
-    View(StringViewBuilder),
-}
-
-impl TextBuilder {
-    pub(crate) fn new(col: StrColumn<'_>, rows: usize) -> Self {
-        match col {
-            StrColumn::Utf8(a) => {
-                TextBuilder::Utf8(StringBuilder::with_capacity(rows, a.value_data().len()))
-            }
-            StrColumn::LargeUtf8(a) => TextBuilder::LargeUtf8(LargeStringBuilder::with_capacity(
-                rows,
-                a.value_data().len(),
-            )),
-            StrColumn::View(_) => TextBuilder::View(StringViewBuilder::with_capacity(rows)),
-        }
-    }
-
-    pub(crate) fn append(&mut self, value: Option<&str>) {
-        match self {
-            TextBuilder::Utf8(b) => b.append_option(value),
-            TextBuilder::LargeUtf8(b) => b.append_option(value),
-            TextBuilder::View(b) => b.append_option(value),
-        }
-    }
-
-    pub(crate) fn finish(self) -> ArrayRef {
-        match self {
-            TextBuilder::Utf8(mut b) => Arc::new(b.finish()),
-            TextBuilder::LargeUtf8(mut b) => Arc::new(b.finish()),
-            TextBuilder::View(mut b) => Arc::new(b.finish()),
-        }
+        batch
     }
 }
 

@@ -2,7 +2,9 @@
 //! `tests/parity/test_refinedweb_line_filter.py` (DCLM semantics re-stated with `re`/`str`).
 
 use super::*;
-use arrow::array::{Array, AsArray, StringArray};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, StringArray};
 
 fn op(p: RefinedwebLineFilterParams) -> RefinedwebLineFilter {
     RefinedwebLineFilter::new(p).expect("build")
