@@ -25,7 +25,7 @@ use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::gopher_repetition_filter::{d_lang, d_text};
 use crate::pystr;
-use crate::text_rows::{for_each_text, recycle};
+use crate::text_rows::{drop_where, recycle};
 use crate::words::{self, tables, WordTokenizer};
 
 /// datatrove's `STOP_WORDS`.
@@ -297,11 +297,7 @@ impl GopherQualityFilter {
 impl Operator for GopherQualityFilter {
     fn process(&mut self, batch: RecordBatch, verdicts: &mut Verdicts) -> Result<RecordBatch> {
         let field = self.params.text_field.clone();
-        for_each_text(&batch, &field, verdicts, |row, text, v| {
-            if let Some(reason) = self.judge(text) {
-                v.drop_row(row, reason);
-            }
-        });
+        drop_where(&batch, &field, verdicts, |text| self.judge(text));
         Ok(batch)
     }
 }

@@ -29,7 +29,7 @@ use mdf_core::operator::intern_reason;
 use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::pystr;
-use crate::text_rows::{for_each_text, recycle};
+use crate::text_rows::{drop_where, recycle};
 use crate::words::{self, WordTokenizer};
 
 /// Params of `gopher_repetition_filter` (datatrove's constructor arguments).
@@ -235,11 +235,7 @@ impl GopherRepetitionFilter {
 impl Operator for GopherRepetitionFilter {
     fn process(&mut self, batch: RecordBatch, verdicts: &mut Verdicts) -> Result<RecordBatch> {
         let field = self.params.text_field.clone();
-        for_each_text(&batch, &field, verdicts, |row, text, v| {
-            if let Some(reason) = self.judge(text) {
-                v.drop_row(row, reason);
-            }
-        });
+        drop_where(&batch, &field, verdicts, |text| self.judge(text));
         Ok(batch)
     }
 }

@@ -24,6 +24,20 @@ pub(crate) fn for_each_text(
     }
 }
 
+/// Drops every row for which `judge` returns a reason (the shape of every document-level filter).
+pub(crate) fn drop_where(
+    batch: &RecordBatch,
+    field: &str,
+    verdicts: &mut Verdicts,
+    mut judge: impl FnMut(&str) -> Option<&'static str>,
+) {
+    for_each_text(batch, field, verdicts, |row, text, v| {
+        if let Some(reason) = judge(text) {
+            v.drop_row(row, reason);
+        }
+    });
+}
+
 /// Reuses a word buffer's allocation for another lifetime (an empty `Vec` collected in place).
 pub(crate) fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
     v.clear();
