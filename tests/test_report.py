@@ -73,6 +73,11 @@ def test_report_renders_in_chromium_with_the_numbers_of_stats_json(tmp_path, mon
     driver = _browser()
     try:
         driver.get((run_dir / "report.html").as_uri())
+        height = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(1200, height + 40)
+        shot = tmp_path / "report.png"
+        driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 20_000
         # Funnel: one bar per step, values equal to stats.json, drawn with a real width.
         steps = driver.find_elements(By.CSS_SELECTOR, "#funnel .funnel-step")
         values = [int(s.get_attribute("data-value")) for s in steps]
@@ -124,11 +129,6 @@ def test_report_renders_in_chromium_with_the_numbers_of_stats_json(tmp_path, mon
         )
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
-        height = driver.execute_script("return document.body.scrollHeight")
-        driver.set_window_size(1200, height + 40)
-        shot = tmp_path / "report.png"
-        driver.save_screenshot(str(shot))
-        assert shot.stat().st_size > 20_000
     finally:
         driver.quit()
 

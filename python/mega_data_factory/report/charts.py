@@ -33,14 +33,16 @@ def _fmt(n: float) -> str:
 def _svg(width: float, height: float, body: list[str], label: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
-        f'width="100%" role="img" aria-label="{escape(label)}">' + "".join(body) + "</svg>"
+        f'width="100%" style="max-width:{width:.0f}px" role="img" aria-label="{escape(label)}">'
+        + "".join(body)
+        + "</svg>"
     )
 
 
 def funnel_chart(steps: list[FunnelStep]) -> str:
     """Horizontal bars centred on one axis, one per step, with % of input and % of previous."""
     width, label_w, row_h = 960, 260, 34
-    bar_w = width - label_w - 170
+    bar_w = width - label_w - 230
     first = steps[0].records or 1
     body = []
     previous = steps[0].records
