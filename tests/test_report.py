@@ -167,6 +167,9 @@ def test_progress_file_and_mdf_stats_table(tmp_path, monkeypatch, capsys):
     assert table[2].split()[:2] == ["main/text_length_filter", f"{kept_after_length:,}"]
     assert f"too_short={600 - kept_after_length}" in table[2]
     assert cli.main(["stats", str(tmp_path / "nowhere")]) == 1
+    (run_dir / "report.html").unlink()
+    assert cli.main(["report", str(run_dir), "-o", str(tmp_path / "r.html")]) == 0
+    assert "Data quality funnel" in (tmp_path / "r.html").read_text()
 
 
 def _tiny_png() -> bytes:

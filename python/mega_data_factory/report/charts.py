@@ -154,7 +154,6 @@ def histogram_chart(title: str, hist: dict[str, Any], bars: int = 30) -> str:
     width, height, left, bottom = 440, 190, 48, 36
     lo, hi = hist["min"], hist["max"]
     log = lo > 0 and hi / lo > 100
-    counts = [0] * bars
 
     def position(x: float) -> float:
         if hi <= lo:
@@ -163,10 +162,23 @@ def histogram_chart(title: str, hist: dict[str, Any], bars: int = 30) -> str:
             return (math.log(x) - math.log(lo)) / (math.log(hi) - math.log(lo))
         return (x - lo) / (hi - lo)
 
+    # Each fixed bin's count is spread over the bars it overlaps (integer-valued columns have
+    # bins holding several integers), then rounded so that the bars still add up to the count.
+    shares = [0.0] * bars
     for key, n in hist["bins"].items():
-        b_lo, b_hi = bin_bounds(int(key))
-        mid = min(max((b_lo + b_hi) / 2, lo), hi)
-        counts[min(bars - 1, int(position(mid) * bars))] += n
+        b_lo, b_hi = (min(max(b, lo), hi) for b in bin_bounds(int(key)))
+        p0, p1 = position(b_lo), position(b_hi)
+        first, last = min(bars - 1, int(p0 * bars)), min(bars - 1, int(p1 * bars))
+        if p1 - p0 < 1e-12 or first == last:
+            shares[first] += n
+            continue
+        for i in range(first, last + 1):
+            overlap = min(p1, (i + 1) / bars) - max(p0, i / bars)
+            shares[i] += n * max(overlap, 0.0) / (p1 - p0)
+    counts = [math.floor(x) for x in shares]
+    by_remainder = sorted(range(bars), key=lambda i: counts[i] - shares[i])
+    for i in by_remainder[: round(sum(shares)) - sum(counts)]:
+        counts[i] += 1
     peak = max(counts) or 1
     plot_w, plot_h = width - left - 10, height - bottom - 24
     bw = plot_w / bars
