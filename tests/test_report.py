@@ -56,7 +56,13 @@ def _browser():
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,1000",
+    ):
         options.add_argument(arg)
     binary = shutil.which("chromium")
     if binary:
@@ -144,6 +150,12 @@ def test_samples_and_histograms_do_not_depend_on_worker_count(tmp_path, monkeypa
     too_short = samples_1["operators"][0]["samples"]["too_short"]
     stats_1, stats_3 = (load_run(d).stats for d in (one, three))
     assert too_short["seen"] == stats_1["operators"][0]["dropped"]["too_short"]
+    # Each reason's sample holds records removed for that reason.
+    assert all(len(s["record"]["text"]) < 60 for s in too_short["items"])
+    wrong_digit = samples_1["operators"][2]["samples"]["wrong_digit"]["items"]
+    assert len(wrong_digit) == 5
+    assert all(s["record"]["id"][-1] in "789" for s in wrong_digit)
+    assert all(s["record"]["word_count"] >= 0 for s in wrong_digit)
     assert stats_1["histograms"] == stats_3["histograms"]
     assert [o.get("histograms") for o in stats_1["operators"]] == [
         o.get("histograms") for o in stats_3["operators"]
