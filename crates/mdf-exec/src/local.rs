@@ -15,7 +15,7 @@ use mdf_core::{ErrorClass, MdfError, Result};
 use serde::Serialize;
 
 use crate::plan::Plan;
-use crate::progress::{Progress, ProgressMode, Reporter};
+use crate::progress::{Progress, ProgressMode, ProgressPlan, Reporter};
 use crate::rundir::{write_json_atomic, Manifest, RunDir};
 use crate::task::{run_shard, TaskContext, WorkerState};
 
@@ -71,12 +71,11 @@ pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, pending.len().max(1));
 
-    let progress = Arc::new(Progress::default());
+    let progress = Arc::new(Progress::new(plan.operators().count()));
     let reporter = Reporter::start(
         options.progress,
         progress.clone(),
-        plan.shards.len() as u64,
-        resumed as u64,
+        progress_plan(plan, &run_dir),
     );
     let ctx = TaskContext {
         plan,
@@ -103,12 +102,17 @@ pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
             });
         }
     });
-    drop(reporter);
-    if let Some(err) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    let failure = failure.into_inner().unwrap_or_else(|p| p.into_inner());
+    reporter.finish(if failure.is_some() { "failed" } else { "done" });
+    if let Some(err) = failure {
         return Err(err);
     }
+    let mut stats = run_dir.merged_stats(&plan.shards)?;
+    stats.timeline.compact(TIMELINE_MAX_POINTS);
+    // Samples go to their own file: stats.json stays small and is what `run()` returns.
+    write_json_atomic(&run_dir.samples_path(), &RunSamples::take_from(&mut stats))?;
     let summary = RunSummary {
-        stats: run_dir.merged_stats(&plan.shards)?,
+        stats,
         run_dir: run_dir.root().to_path_buf(),
         shards_total: plan.shards.len(),
         shards_resumed: resumed,
@@ -117,6 +121,79 @@ pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
     };
     write_json_atomic(&run_dir.stats_path(), &summary)?;
     Ok(summary)
+}
+
+/// Throughput charts need no more points than this; longer runs get wider time buckets.
+const TIMELINE_MAX_POINTS: usize = 600;
+
+/// `_mdf/samples.json`: the sampled records, kept and removed, for the report.
+#[derive(Debug, Serialize)]
+struct RunSamples {
+    kept: mdf_core::stats::Reservoir,
+    operators: Vec<OperatorSamples>,
+}
+
+#[derive(Debug, Serialize)]
+struct OperatorSamples {
+    stage: String,
+    name: String,
+    /// Reason → sample of the rows dropped or rejected for it.
+    samples: std::collections::BTreeMap<String, mdf_core::stats::Reservoir>,
+}
+
+impl RunSamples {
+    fn take_from(stats: &mut ShardStats) -> Self {
+        RunSamples {
+            kept: std::mem::take(&mut stats.kept_samples),
+            operators: stats
+                .operators
+                .iter_mut()
+                .map(|op| OperatorSamples {
+                    stage: op.stage.clone(),
+                    name: op.name.clone(),
+                    samples: std::mem::take(&mut op.samples),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Input bytes of a shard: its byte range, or the whole file's size (0 when unknown).
+fn shard_bytes(shard: &mdf_core::io::ShardSpec) -> u64 {
+    match shard.end {
+        Some(end) => end.saturating_sub(shard.start),
+        None => std::fs::metadata(&shard.path).map_or(0, |m| m.len()),
+    }
+}
+
+fn progress_plan(plan: &Plan, run_dir: &RunDir) -> ProgressPlan {
+    let mut stages: Vec<(String, std::ops::Range<usize>)> = Vec::new();
+    for (i, op) in plan.operators().enumerate() {
+        match stages.last_mut() {
+            Some((name, range)) if *name == op.stage => range.end = i + 1,
+            _ => stages.push((op.stage.clone(), i..i + 1)),
+        }
+    }
+    let mut total_bytes = 0;
+    let mut skipped_bytes = 0;
+    let mut skipped_shards = 0;
+    for shard in &plan.shards {
+        let bytes = shard_bytes(shard);
+        total_bytes += bytes;
+        if run_dir.is_done(shard.index) {
+            skipped_bytes += bytes;
+            skipped_shards += 1;
+        }
+    }
+    ProgressPlan {
+        total_shards: plan.shards.len() as u64,
+        skipped_shards,
+        skipped_bytes,
+        total_bytes,
+        total_records: plan.config.executor.max_samples,
+        stages,
+        file: Some(run_dir.progress_path()),
+    }
 }
 
 fn prepare_run_dir(plan: &Plan, run_dir: &RunDir, overwrite: bool) -> Result<()> {
@@ -177,7 +254,7 @@ fn worker_loop(
                 Err(err) => return Err(err),
             }
         }
-        ctx.progress.shard_done();
+        ctx.progress.shard_done(shard_bytes(shard));
     }
 }
 

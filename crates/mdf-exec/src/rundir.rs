@@ -3,7 +3,9 @@
 //! - `manifest.json`: resolved config, engine version, plan fingerprint, shard list;
 //! - `shards/NNNNNN.json`: per-shard stats; `done/NNNNNN`: completion markers (written last);
 //! - `rejects/NNNNNN.jsonl`: records and files rejected, with their reason;
-//! - `stats.json`: the merged stats of every completed shard.
+//! - `stats.json`: the merged stats of every completed shard (counts, histograms, timeline);
+//! - `samples.json`: a bounded, deterministic sample of kept and removed records, for the report;
+//! - `progress.json`: live progress, rewritten every second during a run.
 //!
 //! A shard commits in this order: data files (each renamed into place), rejects, stats, marker.
 //! A shard without a marker is cleared (all its files) and redone, so a run killed at any point
@@ -51,6 +53,16 @@ impl RunDir {
 
     pub fn stats_path(&self) -> PathBuf {
         self.meta.join("stats.json")
+    }
+
+    /// Sampled records (kept and removed) for the report.
+    pub fn samples_path(&self) -> PathBuf {
+        self.meta.join("samples.json")
+    }
+
+    /// Live progress, rewritten every second while a run is going.
+    pub fn progress_path(&self) -> PathBuf {
+        self.meta.join("progress.json")
     }
 
     fn shard_stats_path(&self, index: usize) -> PathBuf {
