@@ -302,3 +302,12 @@ def test_report_of_a_million_record_run_stays_small(tmp_path):
     assert [s.records for s in funnel(stats)][-1] == remaining
     size = build_report(run_dir).stat().st_size
     assert size < 3_000_000, size
+
+
+def test_overwrite_removes_the_previous_runs_report(tmp_path, monkeypatch):
+    run_dir = _report_run(tmp_path, monkeypatch)
+    assert (run_dir / "report.html").exists()
+    cfg = config(tmp_path / "in", run_dir, executor={"metrics": {"generate_report": False}})
+    stats = mdf.run(cfg, progress="off", overwrite=True)
+    assert "report" not in stats or stats["report"] is None
+    assert not (run_dir / "report.html").exists()

@@ -145,11 +145,12 @@ impl RunDir {
         Ok(total)
     }
 
-    /// `--overwrite`: removes the engine state and every shard data file (nothing else).
+    /// `--overwrite`: removes the engine state, every shard data file and the previous run's
+    /// `report.html` (nothing else), so no file from the old run can pass for the new one's.
     pub fn wipe(&self, data_dir: &Path) -> Result<()> {
         remove_matching(data_dir, |name| {
             let name = name.strip_prefix('.').unwrap_or(name);
-            name.starts_with("part-")
+            name.starts_with("part-") || name == "report.html"
         })?;
         match fs::remove_dir_all(&self.meta) {
             Ok(()) => Ok(()),
