@@ -4,6 +4,7 @@
 //! lives in its own file with its params; [`register`] is the only list of them.
 
 mod common;
+pub mod minhash;
 pub mod partition;
 mod text_exact_deduplicator;
 mod url_deduplicator;
@@ -18,4 +19,5 @@ pub use url_deduplicator::{normalize_url, UrlDeduplicator, UrlDeduplicatorParams
 pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_operator::<TextExactDeduplicator>();
     registry.register_operator::<UrlDeduplicator>();
+    registry.register_operator::<minhash::MinhashDeduplicator>();
 }
