@@ -69,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
     ops_sub.add_parser("list", help="every component by its config name")
     desc = ops_sub.add_parser("describe", help="a component's params with defaults and docs")
     desc.add_argument("name")
+
+    dp = sub.add_parser(
+        "dedup-plan", help="S-curve and memory/disk per phase of a dedup, for a corpus size"
+    )
+    dp.add_argument("--docs", type=int, required=True, help="documents in the corpus")
+    dp.add_argument("--method", choices=["exact", "url", "minhash"], default="minhash")
+    dp.add_argument("--bands", type=int, default=14, help="MinHash num_buckets")
+    dp.add_argument("--rows", type=int, default=8, help="MinHash hashes_per_bucket")
+    dp.add_argument("--partitions", type=int, default=64, help="num_partitions")
+    dp.add_argument("--shards", type=int, default=1000)
+    dp.add_argument("--workers", type=int, default=1)
+    dp.add_argument("--doc-bytes", type=int, default=5000, help="average document size")
+    dp.add_argument("--dup-fraction", type=float, default=0.2, help="share of duplicates")
     return p
 
 
@@ -186,6 +199,21 @@ def main(argv: list[str] | None = None) -> int:
                 _describe(args.name)
             else:
                 parser.parse_args(["ops", "--help"])
+        elif args.command == "dedup-plan":
+            from .dedup_plan import plan
+
+            lines = plan(
+                args.docs,
+                args.method,
+                args.bands,
+                args.rows,
+                max(args.partitions, 1),
+                max(args.shards, 1),
+                max(args.workers, 1),
+                args.doc_bytes,
+                args.dup_fraction,
+            )
+            print("\n".join(lines))
         else:
             parser.print_help()
         return 0

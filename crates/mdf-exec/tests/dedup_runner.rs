@@ -277,3 +277,44 @@ fn annotate_only_keeps_every_row_with_its_cluster() {
     assert!(sizes.values().iter().any(|&s| s > 1));
     assert!(sizes.values().iter().all(|&s| s >= 1));
 }
+
+/// Near-duplicate documents (one word changed in 200) spread over shards.
+fn write_near_duplicates(dir: &Path, files: usize, per_file: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let word = |i: usize| -> String {
+        let a = b"abcdefghijklmnopqrstuvwxyz";
+        (0..5).map(|k| a[(i * 31 + k * 7 + i / 26) % 26] as char).collect()
+    };
+    for f in 0..files {
+        let mut out = std::fs::File::create(dir.join(format!("in-{f:02}.jsonl"))).unwrap();
+        for i in 0..per_file {
+            let n = f * per_file + i;
+            let base = n % 40; // 40 distinct originals, each repeated with one edit
+            let text: Vec<String> = (0..200)
+                .map(|w| if w == n % 200 { "edited".to_owned() } else { word(base * 1000 + w) })
+                .collect();
+            writeln!(out, r#"{{"id": "d{n}", "text": "{}"}}"#, text.join(" ")).unwrap();
+        }
+    }
+}
+
+#[test]
+fn minhash_dedup_keeps_one_per_cluster_with_any_worker_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_near_duplicates(&tmp.path().join("in"), 3, 60);
+    let registry = Arc::new(builtin_registry());
+    let ops = "      - name: minhash_deduplicator\n        params: {num_partitions: 5}\n";
+    let mut outputs = Vec::new();
+    for workers in [1, 2] {
+        let out = tmp.path().join(format!("out{workers}"));
+        let p = plan(&registry, config(&tmp.path().join("in"), &out, ops));
+        let summary = run_local(&p, &options(workers)).unwrap();
+        assert_eq!(summary.stats.input_records, 180);
+        outputs.push(kept(&out));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    // Each original's copies differ by one word in 200 (Jaccard ≈ 0.95): one per cluster stays,
+    // the first by input order.
+    let expected: Vec<String> = (0..40).map(|n| format!("d{n}")).collect();
+    assert_eq!(outputs[0], expected);
+}
