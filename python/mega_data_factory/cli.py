@@ -85,6 +85,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("run_dir", help="the run directory (the writer's output_path)")
     rep.add_argument("-o", "--output", help="where to write (default: RUN_DIR/report.html)")
+    dp = sub.add_parser(
+        "dedup-plan", help="S-curve and memory/disk per phase of a dedup, for a corpus size"
+    )
+    dp.add_argument("--docs", type=int, required=True, help="documents in the corpus")
+    dp.add_argument("--method", choices=["exact", "url", "minhash"], default="minhash")
+    dp.add_argument("--bands", type=int, default=14, help="MinHash num_buckets")
+    dp.add_argument("--rows", type=int, default=8, help="MinHash hashes_per_bucket")
+    dp.add_argument("--partitions", type=int, default=64, help="num_partitions")
+    dp.add_argument("--shards", type=int, default=1000)
+    dp.add_argument("--workers", type=int, default=1)
+    dp.add_argument("--doc-bytes", type=int, default=5000, help="average document size")
+    dp.add_argument("--dup-fraction", type=float, default=0.2, help="share of duplicates")
     return p
 
 
@@ -216,6 +228,21 @@ def main(argv: list[str] | None = None) -> int:
             from .report import build_report
 
             print(build_report(args.run_dir, args.output))
+        elif args.command == "dedup-plan":
+            from .dedup_plan import plan
+
+            lines = plan(
+                args.docs,
+                args.method,
+                args.bands,
+                args.rows,
+                max(args.partitions, 1),
+                max(args.shards, 1),
+                max(args.workers, 1),
+                args.doc_bytes,
+                args.dup_fraction,
+            )
+            print("\n".join(lines))
         else:
             parser.print_help()
         return 0

@@ -14,10 +14,11 @@ use mdf_core::stats::ShardStats;
 use mdf_core::{ErrorClass, MdfError, Result};
 use serde::Serialize;
 
+use crate::global::{self, Phase};
 use crate::plan::Plan;
 use crate::progress::{Progress, ProgressMode, ProgressPlan, Reporter};
 use crate::rundir::{write_json_atomic, Manifest, RunDir};
-use crate::task::{run_shard, TaskContext, WorkerState};
+use crate::task::{run_segment, TaskContext, WorkerState};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -61,15 +62,35 @@ pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
     let started = Instant::now();
     let run_dir = RunDir::new(plan.writer.output_dir());
     prepare_run_dir(plan, &run_dir, options.overwrite)?;
-    let pending: Vec<usize> = (0..plan.shards.len())
+    let phases = global::phases(plan)?;
+    let last = phases.last().copied();
+    let final_pending: Vec<usize> = (0..plan.shards.len())
         .filter(|&i| !run_dir.is_done(plan.shards[i].index))
         .collect();
-    let resumed = plan.shards.len() - pending.len();
+    let resumed = plan.shards.len() - final_pending.len();
+    // Every phase's unfinished tasks. Once every shard is committed nothing is left to do,
+    // even where the state of earlier phases was cleaned up.
+    let mut work = Vec::new();
+    if !final_pending.is_empty() {
+        for &phase in &phases {
+            let pending: Vec<usize> = if Some(phase) == last {
+                final_pending.clone()
+            } else {
+                (0..global::task_count(plan, phase)?)
+                    .filter(|&i| {
+                        !global::marker(&run_dir, phase, task_key(plan, phase, i)).exists()
+                    })
+                    .collect()
+            };
+            work.push((phase, pending));
+        }
+    }
+    let most_tasks = work.iter().map(|(_, p)| p.len()).max().unwrap_or(0);
     let workers = options
         .workers
         .or(plan.config.executor.num_workers)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, pending.len().max(1));
+        .clamp(1, most_tasks.max(1));
 
     let progress = Arc::new(Progress::new(plan.operators().count()));
     let reporter = Reporter::start(
@@ -83,29 +104,29 @@ pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
         cancel: &options.cancel,
         progress: &progress,
     };
-    let next = AtomicUsize::new(0);
-    let failure: Mutex<Option<MdfError>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                if let Err(err) = worker_loop(&ctx, &pending, &next, options.attempts) {
-                    options.cancel.store(true, Ordering::Relaxed);
-                    let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
-                    // Keep the root cause, not the Interrupted errors it triggers in other workers.
-                    if slot
-                        .as_ref()
-                        .is_none_or(|e| matches!(e, MdfError::Interrupted))
-                    {
-                        *slot = Some(err);
-                    }
-                }
-            });
+    // Worker state (operators, models) is built once per worker and kept across phases.
+    let states: Vec<Mutex<Option<WorkerState>>> = (0..workers).map(|_| Mutex::new(None)).collect();
+    let mut outcome = Ok(());
+    for (phase, pending) in &work {
+        if pending.is_empty() {
+            continue;
         }
-    });
-    let failure = failure.into_inner().unwrap_or_else(|p| p.into_inner());
-    reporter.finish(if failure.is_some() { "failed" } else { "done" });
-    if let Some(err) = failure {
-        return Err(err);
+        outcome = run_phase(
+            &ctx,
+            &states,
+            *phase,
+            Some(*phase) == last,
+            pending,
+            options,
+        );
+        if outcome.is_err() {
+            break;
+        }
+    }
+    reporter.finish(if outcome.is_err() { "failed" } else { "done" });
+    outcome?;
+    for k in 0..global::global_operators(plan).len() {
+        global::GlobalDir::new(&run_dir, k).clean_up()?;
     }
     let mut stats = run_dir.merged_stats(&plan.shards)?;
     stats.timeline.compact(TIMELINE_MAX_POINTS);
@@ -121,6 +142,59 @@ pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
     };
     write_json_atomic(&run_dir.stats_path(), &summary)?;
     Ok(summary)
+}
+
+/// Segment tasks are keyed by shard index, group tasks by partition.
+fn task_key(plan: &Plan, phase: Phase, task: usize) -> usize {
+    match phase {
+        Phase::Segment(_) => plan.shards[task].index,
+        Phase::Group(_) | Phase::Merge(_) => task,
+    }
+}
+
+/// Runs the pending tasks of one phase on the worker threads; the first root-cause error wins.
+fn run_phase(
+    ctx: &TaskContext<'_>,
+    states: &[Mutex<Option<WorkerState>>],
+    phase: Phase,
+    is_last: bool,
+    pending: &[usize],
+    options: &RunOptions,
+) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<MdfError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for state in states.iter().take(pending.len()) {
+            let (next, failure) = (&next, &failure);
+            scope.spawn(move || {
+                let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
+                let result = worker_loop(
+                    ctx,
+                    &mut guard,
+                    phase,
+                    is_last,
+                    pending,
+                    next,
+                    options.attempts,
+                );
+                if let Err(err) = result {
+                    options.cancel.store(true, Ordering::Relaxed);
+                    let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+                    // Keep the root cause, not the Interrupted errors it triggers in other workers.
+                    if slot
+                        .as_ref()
+                        .is_none_or(|e| matches!(e, MdfError::Interrupted))
+                    {
+                        *slot = Some(err);
+                    }
+                }
+            });
+        }
+    });
+    match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
 }
 
 /// Throughput charts need no more points than this; longer runs get wider time buckets.
@@ -226,11 +300,13 @@ fn prepare_run_dir(plan: &Plan, run_dir: &RunDir, overwrite: bool) -> Result<()>
 
 fn worker_loop(
     ctx: &TaskContext<'_>,
+    state: &mut Option<WorkerState>,
+    phase: Phase,
+    is_last: bool,
     pending: &[usize],
     next: &AtomicUsize,
     attempts: u32,
 ) -> Result<()> {
-    let mut state = guarded(|| WorkerState::new(ctx.plan))?;
     loop {
         if ctx.cancel.load(Ordering::Relaxed) {
             return Err(MdfError::Interrupted);
@@ -238,15 +314,15 @@ fn worker_loop(
         let Some(&i) = pending.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return Ok(());
         };
-        let shard = &ctx.plan.shards[i];
         let mut attempt = 1;
         loop {
-            match guarded(|| run_shard(ctx, &mut state, shard)) {
-                Ok(_) => break,
+            let result = guarded(|| run_task(ctx, state, phase, i));
+            match result {
+                Ok(()) => break,
                 Err(err) if err.class() == ErrorClass::RetryableIo && attempt < attempts => {
                     eprintln!(
-                        "[mdf] shard {} attempt {attempt} failed, retrying: {err}",
-                        shard.index
+                        "[mdf] {} task {i} attempt {attempt} failed, retrying: {err}",
+                        phase.label()
                     );
                     attempt += 1;
                     std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)));
@@ -254,7 +330,31 @@ fn worker_loop(
                 Err(err) => return Err(err),
             }
         }
-        ctx.progress.shard_done(shard_bytes(shard));
+        if is_last {
+            ctx.progress.shard_done(shard_bytes(&ctx.plan.shards[i]));
+        }
+    }
+}
+
+/// One task of one phase.
+fn run_task(
+    ctx: &TaskContext<'_>,
+    state: &mut Option<WorkerState>,
+    phase: Phase,
+    task: usize,
+) -> Result<()> {
+    match phase {
+        Phase::Segment(k) => {
+            if state.is_none() {
+                *state = Some(WorkerState::new(ctx.plan)?);
+            }
+            let Some(worker) = state.as_mut() else {
+                return Err(MdfError::internal("worker state missing"));
+            };
+            run_segment(ctx, worker, k, &ctx.plan.shards[task]).map(|_| ())
+        }
+        Phase::Group(k) => global::run_group(ctx.plan, ctx.run_dir, k, task),
+        Phase::Merge(k) => global::run_merge(ctx.plan, ctx.run_dir, k),
     }
 }
 

@@ -47,6 +47,11 @@ impl RunDir {
         &self.root
     }
 
+    /// `_mdf/`: engine state.
+    pub fn meta_dir(&self) -> &Path {
+        &self.meta
+    }
+
     pub fn manifest_path(&self) -> PathBuf {
         self.meta.join("manifest.json")
     }
