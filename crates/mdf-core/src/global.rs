@@ -57,6 +57,17 @@ pub enum Grouping {
     Connected,
 }
 
+/// Which member of a cluster is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keeper {
+    /// The member with the lowest [`DocId`]: the first by input order.
+    FirstByInputOrder,
+    /// datatrove 0.10.1's MinHash rule: groups are visited in the order of their sort key (the
+    /// first record's payload, compared as bytes), each group's members chained pairwise in
+    /// document order, joined by union by size (ties keep the first root); the root is kept.
+    UnionBySizeRoot,
+}
+
 /// Names of the annotation columns a global operator can add to the rows it keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterColumns {
@@ -131,6 +142,10 @@ pub trait GlobalOperator: Send {
         true
     }
 
+    fn keeper(&self) -> Keeper {
+        Keeper::FirstByInputOrder
+    }
+
     /// Annotation columns to add in the filter phase, if any.
     fn cluster_columns(&self) -> Option<ClusterColumns> {
         None
@@ -146,9 +161,14 @@ pub trait GlobalOperator: Send {
     ) -> Result<()>;
 
     /// Finds the groups of duplicates among one partition's records, sorted by (key, doc), and
-    /// calls `emit` with each group's documents (ascending). The default: records with equal
-    /// keys are one group.
-    fn group(&mut self, records: &[KeyRecord<'_>], emit: &mut dyn FnMut(&[DocId])) -> Result<()> {
+    /// calls `emit` with each group's documents (ascending) and its sort key (for
+    /// [`Keeper::UnionBySizeRoot`]). The default: records with equal keys are one group, sorted
+    /// by the first record's payload.
+    fn group(
+        &mut self,
+        records: &[KeyRecord<'_>],
+        emit: &mut dyn FnMut(&[DocId], &[u8]),
+    ) -> Result<()> {
         let mut docs = Vec::new();
         for run in records.chunk_by(|a, b| a.key == b.key) {
             if run.len() > 1 {
@@ -156,7 +176,7 @@ pub trait GlobalOperator: Send {
                 docs.extend(run.iter().map(|r| r.doc));
                 docs.dedup();
                 if docs.len() > 1 {
-                    emit(&docs);
+                    emit(&docs, run[0].payload);
                 }
             }
         }

@@ -183,7 +183,7 @@ pub struct ClusterEntry {
 pub fn group_partition(
     op: &mut dyn GlobalOperator,
     data: &PartitionData,
-    emit: &mut dyn FnMut(&[DocId]),
+    emit: &mut dyn FnMut(&[DocId], &[u8]),
 ) -> Result<()> {
     let records = data.records()?;
     op.group(&records, emit)
@@ -210,16 +210,46 @@ pub fn clusters_of_groups(groups: impl IntoIterator<Item = Vec<DocId>>) -> Vec<C
     entries
 }
 
+/// A group of duplicates and its sort key.
+pub type Group = (Vec<DocId>, Vec<u8>);
+
 /// Encodes groups for the merge phase.
-pub fn encode_groups(groups: &[Vec<DocId>]) -> Vec<u8> {
+pub fn encode_groups(groups: &[Group]) -> Vec<u8> {
     let mut out = Vec::new();
-    for group in groups {
+    for (group, key) in groups {
         out.extend_from_slice(&(group.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        out.extend_from_slice(key);
         for doc in group {
             out.extend_from_slice(&doc.0.to_le_bytes());
         }
     }
     out
+}
+
+/// Decodes a groups file.
+pub fn decode_groups(mut bytes: &[u8]) -> Result<Vec<Group>> {
+    let truncated = || MdfError::internal("truncated groups file");
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.len() < 8 {
+            return Err(truncated());
+        }
+        let n = u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default()) as usize;
+        let k = u32::from_le_bytes(bytes[4..8].try_into().unwrap_or_default()) as usize;
+        let end = 8 + k + 8 * n;
+        if bytes.len() < end {
+            return Err(truncated());
+        }
+        let key = bytes[8..8 + k].to_vec();
+        let docs = bytes[8 + k..end]
+            .chunks_exact(8)
+            .map(|c| DocId(u64::from_le_bytes(c.try_into().unwrap_or_default())))
+            .collect();
+        out.push((docs, key));
+        bytes = &bytes[end..];
+    }
+    Ok(out)
 }
 
 /// Union–find over documents met in groups. Memory: about 24 bytes per document that has at
@@ -229,6 +259,8 @@ pub struct DocUnion {
     index: HashMap<u64, u32>,
     docs: Vec<DocId>,
     parent: Vec<u32>,
+    /// Set sizes by root (only for `union_by_size`).
+    size: Vec<u32>,
 }
 
 impl DocUnion {
@@ -270,27 +302,50 @@ impl DocUnion {
     }
 
     /// Adds the groups of an encoded groups file.
-    pub fn add_encoded(&mut self, mut bytes: &[u8]) -> Result<()> {
-        let mut group = Vec::new();
-        while !bytes.is_empty() {
-            if bytes.len() < 4 {
-                return Err(MdfError::internal("truncated groups file"));
-            }
-            let n = u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default()) as usize;
-            let end = 4 + 8 * n;
-            if bytes.len() < end {
-                return Err(MdfError::internal("truncated groups file"));
-            }
-            group.clear();
-            group.extend(
-                bytes[4..end]
-                    .chunks_exact(8)
-                    .map(|c| DocId(u64::from_le_bytes(c.try_into().unwrap_or_default()))),
-            );
+    pub fn add_encoded(&mut self, bytes: &[u8]) -> Result<()> {
+        for (group, _) in decode_groups(bytes)? {
             self.union_group(&group);
-            bytes = &bytes[end..];
         }
         Ok(())
+    }
+
+    /// datatrove's union: the root of the smaller set joins the larger; on a tie `a`'s root
+    /// stays the root.
+    pub fn union_by_size(&mut self, a: DocId, b: DocId) {
+        let (a, b) = (self.node(a), self.node(b));
+        let (mut ra, mut rb) = (self.root(a), self.root(b));
+        if ra == rb {
+            return;
+        }
+        self.size.resize(self.docs.len(), 1);
+        if self.size[ra as usize] < self.size[rb as usize] {
+            std::mem::swap(&mut ra, &mut rb);
+        }
+        self.parent[rb as usize] = ra;
+        self.size[ra as usize] += self.size[rb as usize];
+    }
+
+    /// Every member of every cluster, sorted by document; the keeper is the union–find root
+    /// (use with [`DocUnion::union_by_size`]).
+    pub fn into_root_clusters(mut self) -> Vec<ClusterEntry> {
+        let n = self.docs.len();
+        let roots: Vec<u32> = (0..n as u32).map(|i| self.root(i)).collect();
+        let mut size = vec![0u32; n];
+        for &r in &roots {
+            size[r as usize] += 1;
+        }
+        let mut entries: Vec<ClusterEntry> = roots
+            .iter()
+            .enumerate()
+            .filter(|(_, &r)| size[r as usize] > 1)
+            .map(|(i, &r)| ClusterEntry {
+                doc: self.docs[i],
+                keeper: self.docs[r as usize],
+                size: size[r as usize],
+            })
+            .collect();
+        entries.sort_unstable();
+        entries
     }
 
     /// Every member of every cluster, sorted by document; the keeper is the cluster's lowest id.

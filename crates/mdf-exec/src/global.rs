@@ -19,10 +19,11 @@
 
 use std::path::PathBuf;
 
-use mdf_core::global::{GlobalOperator, Grouping};
+use mdf_core::global::{GlobalOperator, Grouping, Keeper};
 use mdf_core::{MdfError, Result};
 use mdf_dedup::partition::{
-    clusters_of_groups, encode_clusters, encode_groups, group_partition, DocUnion, PartitionData,
+    clusters_of_groups, decode_groups, encode_clusters, encode_groups, group_partition, DocUnion,
+    Group, PartitionData,
 };
 
 use crate::plan::{Plan, PlanStep, PlannedOperator};
@@ -182,14 +183,16 @@ pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> R
     let dir = GlobalDir::new(run_dir, k);
     let key_files: Vec<PathBuf> = plan.shards.iter().map(|s| dir.key_file(s.index)).collect();
     let data = PartitionData::read(&key_files, partition)?;
-    let mut groups: Vec<Vec<mdf_core::global::DocId>> = Vec::new();
-    group_partition(global.as_mut(), &data, &mut |docs| {
-        groups.push(docs.to_vec())
+    let keep_keys = global.keeper() == Keeper::UnionBySizeRoot;
+    let mut groups: Vec<Group> = Vec::new();
+    group_partition(global.as_mut(), &data, &mut |docs, key| {
+        let key = if keep_keys { key.to_vec() } else { Vec::new() };
+        groups.push((docs.to_vec(), key))
     })?;
     drop(data);
     match global.grouping() {
         Grouping::Disjoint => {
-            let entries = clusters_of_groups(groups);
+            let entries = clusters_of_groups(groups.into_iter().map(|(docs, _)| docs));
             write_atomic(
                 &dir.cluster_file(partition),
                 &encode_clusters(&entries, plan.shards.len()),
@@ -205,13 +208,34 @@ pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> R
 /// The merge task of global step `k`.
 pub fn run_merge(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
     let dir = GlobalDir::new(run_dir, k);
+    let op = global_operators(plan)
+        .get(k)
+        .copied()
+        .ok_or_else(|| MdfError::internal(format!("no global step {k}")))?;
+    let keeper = build_global(op)?.keeper();
     let mut union = DocUnion::default();
+    let mut keyed: Vec<Group> = Vec::new();
     for p in 0..partitions(plan, k)? {
         let path = dir.groups_file(p);
         let bytes = std::fs::read(&path).map_err(|e| MdfError::io(&path, e))?;
-        union.add_encoded(&bytes)?;
+        match keeper {
+            Keeper::FirstByInputOrder => union.add_encoded(&bytes)?,
+            Keeper::UnionBySizeRoot => keyed.extend(decode_groups(&bytes)?),
+        }
     }
-    let entries = union.into_clusters();
+    let entries = match keeper {
+        Keeper::FirstByInputOrder => union.into_clusters(),
+        Keeper::UnionBySizeRoot => {
+            // datatrove's order: groups by sort key, members chained pairwise in doc order.
+            keyed.sort_unstable_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+            for (docs, _) in &keyed {
+                for pair in docs.windows(2) {
+                    union.union_by_size(pair[0], pair[1]);
+                }
+            }
+            union.into_root_clusters()
+        }
+    };
     write_atomic(
         &dir.cluster_file(0),
         &encode_clusters(&entries, plan.shards.len()),

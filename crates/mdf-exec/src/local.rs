@@ -4,6 +4,7 @@
 //! are skipped on a rerun; an I/O failure retries the shard; a panic or bug stops the run with an
 //! error, never a crash.
 
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -56,6 +57,8 @@ pub struct RunSummary {
     pub shards_resumed: usize,
     pub workers: usize,
     pub wall_seconds: f64,
+    /// Wall seconds of each phase run now (plans with global operators have several).
+    pub phase_seconds: BTreeMap<String, f64>,
 }
 
 pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
@@ -107,10 +110,12 @@ pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
     // Worker state (operators, models) is built once per worker and kept across phases.
     let states: Vec<Mutex<Option<WorkerState>>> = (0..workers).map(|_| Mutex::new(None)).collect();
     let mut outcome = Ok(());
+    let mut phase_seconds = BTreeMap::new();
     for (phase, pending) in &work {
         if pending.is_empty() {
             continue;
         }
+        let phase_started = Instant::now();
         outcome = run_phase(
             &ctx,
             &states,
@@ -119,6 +124,7 @@ pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
             pending,
             options,
         );
+        phase_seconds.insert(phase.label(), phase_started.elapsed().as_secs_f64());
         if outcome.is_err() {
             break;
         }
@@ -139,6 +145,7 @@ pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
         shards_resumed: resumed,
         workers,
         wall_seconds: started.elapsed().as_secs_f64(),
+        phase_seconds,
     };
     write_json_atomic(&run_dir.stats_path(), &summary)?;
     Ok(summary)

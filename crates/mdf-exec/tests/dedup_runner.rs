@@ -282,9 +282,10 @@ fn annotate_only_keeps_every_row_with_its_cluster() {
 fn write_near_duplicates(dir: &Path, files: usize, per_file: usize) {
     std::fs::create_dir_all(dir).unwrap();
     let word = |i: usize| -> String {
-        let a = b"abcdefghijklmnopqrstuvwxyz";
-        (0..5)
-            .map(|k| a[(i * 31 + k * 7 + i / 26) % 26] as char)
+        // Distinct pseudo-random 6-letter words.
+        let x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (0..6)
+            .map(|k| char::from(b'a' + ((x >> (k * 8 + 16)) % 26) as u8))
             .collect()
     };
     for f in 0..files {

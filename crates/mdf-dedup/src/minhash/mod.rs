@@ -20,7 +20,7 @@ use arrow::record_batch::RecordBatch;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mdf_core::global::{as_operator, ClusterColumns, GlobalOperator, Grouping, KeySink};
+use mdf_core::global::{as_operator, ClusterColumns, GlobalOperator, Grouping, Keeper, KeySink};
 use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::common::{check_partitions, cluster_columns, default_partitions, for_each_row, yes};
@@ -61,6 +61,11 @@ pub struct MinhashDeduplicatorParams {
     /// Add `cluster_id` and `cluster_size` to the rows kept. Default: false.
     #[serde(default)]
     pub annotate_clusters: bool,
+    /// Which member of a cluster is kept: `first` (the first by input order) or `datatrove`
+    /// (datatrove 0.10.1's union–find root: bands and signatures visited in sorted order, union
+    /// by size; costs 36 more bytes per key). Default: `first`.
+    #[serde(default = "default_keeper")]
+    pub keeper: String,
     /// Language of the word tokenizer (datatrove's `language`). Default: `en`.
     #[serde(default = "default_language")]
     pub language: String,
@@ -84,6 +89,9 @@ fn default_seed() -> u32 {
 fn default_precision() -> u32 {
     64
 }
+fn default_keeper() -> String {
+    "first".to_owned()
+}
 fn default_language() -> String {
     "en".to_owned()
 }
@@ -100,6 +108,12 @@ impl Params for MinhashDeduplicatorParams {
             return Err(format!(
                 "precision must be 32 or 64, got {}",
                 self.precision
+            ));
+        }
+        if !matches!(self.keeper.as_str(), "first" | "datatrove") {
+            return Err(format!(
+                "keeper must be `first` or `datatrove`, got `{}`",
+                self.keeper
             ));
         }
         mdf_text::words::check_language(&self.language)?;
@@ -174,6 +188,14 @@ impl GlobalOperator for MinhashDeduplicator {
         cluster_columns(self.params.annotate_clusters)
     }
 
+    fn keeper(&self) -> Keeper {
+        if self.params.keeper == "datatrove" {
+            Keeper::UnionBySizeRoot
+        } else {
+            Keeper::FirstByInputOrder
+        }
+    }
+
     fn extract(
         &mut self,
         batch: &RecordBatch,
@@ -188,6 +210,10 @@ impl GlobalOperator for MinhashDeduplicator {
             band,
         } = self;
         let r = params.hashes_per_bucket;
+        // datatrove's order of groups: band, then signature values (big-endian bytes sort as
+        // the numbers do).
+        let sort_key = params.keeper == "datatrove";
+        let mut payload = Vec::new();
         for_each_row(
             batch,
             &params.text_field,
@@ -205,7 +231,14 @@ impl GlobalOperator for MinhashDeduplicator {
                     for v in values {
                         band.extend_from_slice(&v.to_le_bytes());
                     }
-                    keys.push(row, crate::common::scoped_key(scope, &[band]), &[]);
+                    payload.clear();
+                    if sort_key {
+                        payload.extend_from_slice(&(b as u32).to_be_bytes());
+                        for v in values {
+                            payload.extend_from_slice(&v.to_be_bytes());
+                        }
+                    }
+                    keys.push(row, crate::common::scoped_key(scope, &[band]), &payload);
                 }
             },
         );
