@@ -17,6 +17,8 @@ pub mod parquet_loader;
 pub mod parquet_writer;
 pub mod paths;
 mod provenance;
+pub mod storage;
+mod storage_io;
 
 pub use codec::{open_decompressed, Codec};
 pub use jsonl_loader::{JsonlLoader, JsonlLoaderParams};
