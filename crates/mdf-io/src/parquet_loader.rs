@@ -10,7 +10,7 @@ use arrow::datatypes::Fields;
 use arrow::record_batch::RecordBatchReader;
 use mdf_core::io::{Loader, RecordSource, Reject, ShardSpec, SourceItem};
 use mdf_core::{Component, OperatorKind, Params, Result};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -152,7 +152,7 @@ impl Loader for ParquetLoader {
         match builder.build() {
             Ok(reader) => {
                 source.schema = OutputSchema::new(reader.schema().fields(), &self.params.id_field);
-                source.reader = Some(reader);
+                source.reader = Some(Box::new(reader));
             }
             Err(e) => {
                 let r = reject(path, None, "corrupt_file", e.to_string());
@@ -179,7 +179,7 @@ fn names(fields: &Fields) -> String {
     names.join(", ")
 }
 
-fn reject(path: &str, offset: Option<u64>, reason: &str, detail: String) -> Reject {
+pub(crate) fn reject(path: &str, offset: Option<u64>, reason: &str, detail: String) -> Reject {
     Reject {
         source: path.to_owned(),
         offset,
@@ -190,15 +190,17 @@ fn reject(path: &str, offset: Option<u64>, reason: &str, detail: String) -> Reje
     }
 }
 
-struct ParquetSource {
+/// Batches of one file (Parquet here; the Hugging Face loader also streams Arrow IPC files
+/// through it) with provenance columns, a record limit and a reject when decoding fails.
+pub(crate) struct ParquetSource {
     /// `None` once the file is exhausted or failed.
-    reader: Option<ParquetRecordBatchReader>,
-    schema: OutputSchema,
-    source: SourceName,
+    pub reader: Option<Box<dyn RecordBatchReader + Send>>,
+    pub schema: OutputSchema,
+    pub source: SourceName,
     /// Row index in the file of the next row.
-    next_row: u64,
-    remaining: Option<u64>,
-    pending: VecDeque<SourceItem>,
+    pub next_row: u64,
+    pub remaining: Option<u64>,
+    pub pending: VecDeque<SourceItem>,
 }
 
 impl RecordSource for ParquetSource {

@@ -69,8 +69,8 @@ impl Remote {
 
 /// Resolves a URL to its store (built once per bucket / host and cached).
 pub(crate) fn resolve(url: &str) -> Result<Remote> {
-    let (scheme, host, key) = split_url(url)
-        .ok_or_else(|| MdfError::internal(format!("`{url}` is not a URL")))?;
+    let (scheme, host, key) =
+        split_url(url).ok_or_else(|| MdfError::internal(format!("`{url}` is not a URL")))?;
     if host.is_empty() {
         return Err(MdfError::config(format!(
             "`{url}` names no bucket or host (expected {scheme}://BUCKET/path)"
@@ -385,9 +385,8 @@ pub fn list_file_names(dir: &Path) -> Result<Vec<String>> {
 pub fn list_recursive(prefix_url: &str) -> Result<Vec<(String, u64)>> {
     let remote = resolve(prefix_url)?;
     let prefix = (!remote.key.as_ref().is_empty()).then_some(&remote.key);
-    let metas: Vec<object_store::ObjectMeta> =
-        block_on(remote.store.list(prefix).try_collect())?
-            .map_err(|e| remote_error(prefix_url, e))?;
+    let metas: Vec<object_store::ObjectMeta> = block_on(remote.store.list(prefix).try_collect())?
+        .map_err(|e| remote_error(prefix_url, e))?;
     let mut out: Vec<(String, u64)> = metas
         .into_iter()
         .map(|m| (remote.url_of(&m.location), m.size))
