@@ -28,7 +28,7 @@ use futures::TryStreamExt;
 use mdf_core::{MdfError, Result};
 use object_store::path::Path as ObjPath;
 use object_store::{
-    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    BackoffConfig, ClientConfigKey, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
 };
 
 pub use crate::storage_io::{InputFile, OutputFile};
@@ -125,8 +125,20 @@ fn retry_config() -> RetryConfig {
 
 fn client_options() -> ClientOptions {
     ClientOptions::new()
-        .with_connect_timeout(Duration::from_secs(10))
-        .with_timeout(Duration::from_secs(120))
+        .with_connect_timeout(Duration::from_secs(CONNECT_TIMEOUT_S))
+        .with_timeout(Duration::from_secs(REQUEST_TIMEOUT_S))
+}
+
+const CONNECT_TIMEOUT_S: u64 = 10;
+const REQUEST_TIMEOUT_S: u64 = 120;
+
+/// Timeouts as config keys: `with_client_options` would replace the client options that
+/// `from_env` read (`*_ALLOW_HTTP`, proxies).
+fn timeouts() -> [(ClientConfigKey, String); 2] {
+    [
+        (ClientConfigKey::ConnectTimeout, format!("{CONNECT_TIMEOUT_S}s")),
+        (ClientConfigKey::Timeout, format!("{REQUEST_TIMEOUT_S}s")),
+    ]
 }
 
 fn build_store(scheme: &str, host: &str, base: &str) -> Result<Arc<dyn ObjectStore>> {
@@ -136,10 +148,13 @@ fn build_store(scheme: &str, host: &str, base: &str) -> Result<Arc<dyn ObjectSto
     };
     let store: Arc<dyn ObjectStore> = match scheme {
         "s3" | "s3a" => {
-            let mut builder = object_store::aws::AmazonS3Builder::from_env()
+            use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+            let mut builder = AmazonS3Builder::from_env()
                 .with_bucket_name(host)
-                .with_retry(retry_config())
-                .with_client_options(client_options());
+                .with_retry(retry_config());
+            for (key, value) in timeouts() {
+                builder = builder.with_config(AmazonS3ConfigKey::Client(key), value);
+            }
             // A local S3-compatible server (MinIO, moto) speaks plain HTTP.
             let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
                 .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
@@ -149,22 +164,26 @@ fn build_store(scheme: &str, host: &str, base: &str) -> Result<Arc<dyn ObjectSto
             }
             Arc::new(builder.build().map_err(bad)?)
         }
-        "gs" | "gcs" => Arc::new(
-            object_store::gcp::GoogleCloudStorageBuilder::from_env()
+        "gs" | "gcs" => {
+            use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+            let mut builder = GoogleCloudStorageBuilder::from_env()
                 .with_bucket_name(host)
-                .with_retry(retry_config())
-                .with_client_options(client_options())
-                .build()
-                .map_err(bad)?,
-        ),
-        "az" | "azure" | "abfs" | "abfss" => Arc::new(
-            object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_retry(retry_config());
+            for (key, value) in timeouts() {
+                builder = builder.with_config(GoogleConfigKey::Client(key), value);
+            }
+            Arc::new(builder.build().map_err(bad)?)
+        }
+        "az" | "azure" | "abfs" | "abfss" => {
+            use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+            let mut builder = MicrosoftAzureBuilder::from_env()
                 .with_container_name(host.split('@').next().unwrap_or(host))
-                .with_retry(retry_config())
-                .with_client_options(client_options())
-                .build()
-                .map_err(bad)?,
-        ),
+                .with_retry(retry_config());
+            for (key, value) in timeouts() {
+                builder = builder.with_config(AzureConfigKey::Client(key), value);
+            }
+            Arc::new(builder.build().map_err(bad)?)
+        }
         "http" | "https" => {
             let mut options = client_options().with_allow_http(scheme == "http");
             if let Some(headers) = hf_auth_headers(base) {
