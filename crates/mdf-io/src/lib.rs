@@ -11,6 +11,7 @@
 pub mod codec;
 mod hf_resolve;
 pub mod huggingface_loader;
+pub mod iceberg_writer;
 pub mod jsonl_loader;
 pub mod jsonl_writer;
 mod lines;
@@ -25,6 +26,7 @@ pub mod webdataset_writer;
 
 pub use codec::{open_decompressed, Codec};
 pub use huggingface_loader::{HuggingFaceLoader, HuggingFaceLoaderParams};
+pub use iceberg_writer::{IcebergDataWriter, IcebergWriterParams};
 pub use jsonl_loader::{JsonlLoader, JsonlLoaderParams};
 pub use jsonl_writer::{JsonlDataWriter, JsonlWriterParams};
 pub use parquet_loader::{ParquetLoader, ParquetLoaderParams};
@@ -40,6 +42,7 @@ pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_writer::<ParquetDataWriter>();
     registry.register_writer::<JsonlDataWriter>();
     registry.register_writer::<WebDatasetWriter>();
+    registry.register_writer::<IcebergDataWriter>();
 }
 
 #[cfg(test)]
@@ -58,7 +61,12 @@ mod tests {
         let writers: Vec<_> = registry.writers.names().collect();
         assert_eq!(
             writers,
-            ["JsonlDataWriter", "ParquetDataWriter", "WebDatasetWriter"]
+            [
+                "IcebergDataWriter",
+                "JsonlDataWriter",
+                "ParquetDataWriter",
+                "WebDatasetWriter"
+            ]
         );
 
         let entry = registry.loaders.get("JsonlLoader").unwrap();

@@ -155,6 +155,15 @@ impl ParquetDataWriter {
     }
 }
 
+impl ParquetDataWriter {
+    /// The same writer with its data files in `data_dir` (the Iceberg writer puts them in the
+    /// table's `data/` folder).
+    pub(crate) fn with_data_dir(mut self, data_dir: PathBuf) -> Self {
+        self.data_dir = data_dir;
+        self
+    }
+}
+
 impl DataWriter for ParquetDataWriter {
     fn output_dir(&self) -> &Path {
         &self.output_dir

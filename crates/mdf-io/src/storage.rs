@@ -28,7 +28,8 @@ use futures::TryStreamExt;
 use mdf_core::{MdfError, Result};
 use object_store::path::Path as ObjPath;
 use object_store::{
-    BackoffConfig, ClientConfigKey, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    BackoffConfig, ClientConfigKey, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload,
+    RetryConfig,
 };
 
 pub use crate::storage_io::{InputFile, OutputFile};
@@ -136,7 +137,10 @@ const REQUEST_TIMEOUT_S: u64 = 120;
 /// `from_env` read (`*_ALLOW_HTTP`, proxies).
 fn timeouts() -> [(ClientConfigKey, String); 2] {
     [
-        (ClientConfigKey::ConnectTimeout, format!("{CONNECT_TIMEOUT_S}s")),
+        (
+            ClientConfigKey::ConnectTimeout,
+            format!("{CONNECT_TIMEOUT_S}s"),
+        ),
         (ClientConfigKey::Timeout, format!("{REQUEST_TIMEOUT_S}s")),
     ]
 }
