@@ -102,7 +102,10 @@ impl RunDir {
 
     /// Removes everything an unfinished attempt at shard `index` may have left.
     pub fn clear_shard(&self, index: usize, data_dir: &Path) -> Result<()> {
-        remove_matching(data_dir, |name| is_shard_file(name, index))?;
+        let prefix = shard_file_prefix(index);
+        for name in storage::list_file_names_with_prefix(data_dir, &prefix)? {
+            storage::remove_file_if_exists(&data_dir.join(name))?;
+        }
         for path in [
             self.rejects_path(index),
             self.rejects_tmp_path(index),
@@ -141,26 +144,11 @@ impl RunDir {
 
     /// `--overwrite`: removes the engine state and every shard data file (nothing else).
     pub fn wipe(&self, data_dir: &Path) -> Result<()> {
-        remove_matching(data_dir, |name| {
-            let name = name.strip_prefix('.').unwrap_or(name);
-            name.starts_with("part-")
-        })?;
+        for name in storage::list_file_names_with_prefix(data_dir, "part-")? {
+            storage::remove_file_if_exists(&data_dir.join(name))?;
+        }
         storage::remove_dir_all(&self.meta)
     }
-}
-
-fn is_shard_file(name: &str, index: usize) -> bool {
-    let prefix = shard_file_prefix(index);
-    name.strip_prefix('.').unwrap_or(name).starts_with(&prefix)
-}
-
-fn remove_matching(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<()> {
-    for name in storage::list_file_names(dir)? {
-        if wanted(&name) {
-            storage::remove_file_if_exists(&dir.join(name))?;
-        }
-    }
-    Ok(())
 }
 
 fn remove_file_if_exists(path: &Path) -> Result<()> {

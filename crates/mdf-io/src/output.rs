@@ -51,7 +51,7 @@ impl ShardFiles {
         let prefix = shard_file_prefix(shard_index);
         let hidden = format!(".{prefix}");
         let tmp_ext = format!("{extension}.tmp");
-        for name in storage::list_file_names(dir)? {
+        for name in storage::list_file_names_with_prefix(dir, &prefix)? {
             let stale = (name.starts_with(&prefix) && name.ends_with(extension))
                 || (name.starts_with(&hidden) && name.ends_with(&tmp_ext));
             if stale {

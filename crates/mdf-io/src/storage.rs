@@ -404,6 +404,49 @@ pub fn list_file_names(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// Names of the files directly in `dir` that start with `prefix` or with `.` + `prefix` (the
+/// local temporaries). In an object store this is one listing that starts at the prefix
+/// (`start-after` on S3) and stops past it, so clearing one shard of a large output directory
+/// does not list the whole directory.
+pub fn list_file_names_with_prefix(dir: &Path, prefix: &str) -> Result<Vec<String>> {
+    let dir_text = text(dir);
+    if !is_remote(&dir_text) {
+        let mut names = list_file_names(dir)?;
+        names.retain(|n| n.strip_prefix('.').unwrap_or(n).starts_with(prefix));
+        return Ok(names);
+    }
+    let remote = resolve(&dir_text)?;
+    let dir_key = remote.key.clone();
+    let offset = ObjPath::from(format!("{dir_key}/{prefix}").trim_start_matches('/'));
+    let listed: std::result::Result<Vec<String>, object_store::Error> = block_on(async {
+        use futures::StreamExt;
+        let base = (!dir_key.as_ref().is_empty()).then_some(&dir_key);
+        let mut stream = remote.store.list_with_offset(base, &offset);
+        let mut names = Vec::new();
+        while let Some(meta) = stream.next().await {
+            let meta = meta?;
+            let rel = meta
+                .location
+                .prefix_match(&dir_key)
+                .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let [name] = rel.as_slice() else {
+                // A nested key ("part-…/x") sorts inside the prefix range; keep looking.
+                if rel.first().is_some_and(|first| first.starts_with(prefix)) {
+                    continue;
+                }
+                break;
+            };
+            if !name.starts_with(prefix) {
+                break;
+            }
+            names.push(name.clone());
+        }
+        Ok(names)
+    })?;
+    listed.map_err(|e| remote_error(&dir_text, e))
+}
+
 /// Every object under `prefix` (recursively), as `(url, size)`, sorted by URL.
 pub fn list_recursive(prefix_url: &str) -> Result<Vec<(String, u64)>> {
     let remote = resolve(prefix_url)?;
@@ -524,6 +567,35 @@ mod tests {
         assert!(list_recursive("memory://facade-test/out")
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn prefix_listing_stops_at_the_prefix_locally_and_remotely() {
+        let tmp = tempfile::tempdir().unwrap();
+        let local = tmp.path().join("out");
+        let remote = std::path::PathBuf::from("memory://facade-prefix/out");
+        for dir in [local.as_path(), remote.as_path()] {
+            for name in [
+                "part-000001-0000.parquet",
+                "part-000002-0000.parquet",
+                "part-000002-0001.parquet",
+                "part-000002-0001.parquet/nested",
+                "part-000003-0000.parquet",
+                "_mdf/done/000002",
+            ] {
+                if !name.ends_with("nested") || is_remote(&dir.to_string_lossy()) {
+                    write_atomic(&dir.join(name), b"x").unwrap();
+                }
+            }
+            assert_eq!(
+                list_file_names_with_prefix(dir, "part-000002-").unwrap(),
+                ["part-000002-0000.parquet", "part-000002-0001.parquet"],
+                "{}",
+                dir.display()
+            );
+            assert_eq!(list_file_names_with_prefix(dir, "part-").unwrap().len(), 4);
+            assert!(list_file_names_with_prefix(dir, "zzz").unwrap().is_empty());
+        }
     }
 
     #[test]
