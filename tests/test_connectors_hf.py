@@ -52,6 +52,7 @@ class FakeHub:
         self.files = files
         self.parquet_api = parquet_api
         self.requests: list[tuple[str, str, str | None]] = []
+        self.redirects: dict[str, str] = {}
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -77,6 +78,8 @@ class FakeHub:
             def serve(self, head):
                 path = self.path
                 hub.requests.append((self.command, path, self.headers.get("Range")))
+                if path in hub.redirects:
+                    return self.send(302, extra={"Location": hub.redirects[path]}, head=head)
                 m = re.fullmatch(r"/api/datasets/(.+?)/parquet/(.+)", path)
                 if m:
                     key = f"{m.group(1)}/{m.group(2)}"
@@ -135,10 +138,12 @@ def hub(monkeypatch, tmp_path):
     rev = "refs%2Fconvert%2Fparquet"
     fake.files["default/train/0000.parquet"] = files["data/train-00000-of-00002.parquet"]
     fake.files["default/train/0001.parquet"] = files["data/train-00001-of-00002.parquet"]
-    fake.parquet_api["org/ds/default/train"] = [
-        f"{fake.url}/datasets/org/ds/resolve/{rev}/default/train/0000.parquet",
-        f"{fake.url}/datasets/org/ds/resolve/{rev}/default/train/0001.parquet",
-    ]
+    # Like the real hub, the API's file URLs redirect to `resolve/` downloads.
+    fake.parquet_api["org/ds/default/train"] = []
+    for i in range(2):
+        api_path = f"/api/datasets/org/ds/parquet/default/train/{i}.parquet"
+        fake.redirects[api_path] = f"/datasets/org/ds/resolve/{rev}/default/train/000{i}.parquet"
+        fake.parquet_api["org/ds/default/train"].append(fake.url + api_path)
     monkeypatch.setenv("HF_ENDPOINT", fake.url)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     yield fake
@@ -152,6 +157,7 @@ def test_hub_parquet_conversion_is_streamed_with_range_reads(hub, tmp_path):
     assert read_output(tmp_path / "out") == want
     data_gets = [r for r in hub.requests if r[0] == "GET" and "/resolve/" in r[1]]
     assert data_gets and all(r[2] for r in data_gets), "data files are only read by range"
+    assert any(r[1].endswith("/train/0.parquet") for r in hub.requests), "redirects followed"
     assert any(r[1].startswith("/api/datasets/org/ds/parquet/default/train") for r in hub.requests)
 
 
