@@ -112,6 +112,13 @@ def _print_summary(stats: dict[str, Any]) -> None:
     for r in rows:
         print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)), file=err)
     print(f"Stats: {stats['run_dir']}/_mdf/stats.json", file=err)
+    if "iceberg" in stats:
+        ice = stats["iceberg"]
+        print(
+            f"Iceberg: {ice['added_files']} new data file(s) committed to {ice['table']} "
+            f"(snapshot {ice['snapshot_id']})",
+            file=err,
+        )
 
 
 def _describe(name: str) -> None:
