@@ -142,6 +142,13 @@ def _print_summary(stats: dict[str, Any]) -> None:
     print(f"Stats: {stats['run_dir']}/_mdf/stats.json", file=err)
     if stats.get("report"):
         print(f"Report: {stats['report']}", file=err)
+    if "iceberg" in stats:
+        ice = stats["iceberg"]
+        print(
+            f"Iceberg: {ice['added_files']} new data file(s) committed to {ice['table']} "
+            f"(snapshot {ice['snapshot_id']})",
+            file=err,
+        )
 
 
 def _describe(name: str) -> None:

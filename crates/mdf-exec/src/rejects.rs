@@ -1,7 +1,6 @@
 //! Writes one shard's rejected records to `_mdf/rejects/NNNNNN.jsonl` (through a temporary file
 //! published at shard commit), one JSON object per line with the reason.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -10,11 +9,12 @@ use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use mdf_core::io::{Reject, SOURCE_FILE_COLUMN, SOURCE_OFFSET_COLUMN};
 use mdf_core::{MdfError, Result};
+use mdf_io::storage::OutputFile;
 
 pub(crate) struct RejectSink {
     tmp: PathBuf,
     path: PathBuf,
-    out: Option<BufWriter<File>>,
+    out: Option<BufWriter<OutputFile>>,
     pub(crate) count: u64,
 }
 
@@ -30,7 +30,8 @@ impl RejectSink {
 
     pub(crate) fn push(&mut self, reject: &Reject) -> Result<()> {
         if self.out.is_none() {
-            let file = File::create(&self.tmp).map_err(|e| MdfError::io(&self.tmp, e))?;
+            // Written as `self.tmp` (or an unfinished upload) until commit.
+            let file = OutputFile::create(&self.path)?;
             self.out = Some(BufWriter::new(file));
         }
         if let Some(out) = self.out.as_mut() {
@@ -75,8 +76,7 @@ impl RejectSink {
             let file = out
                 .into_inner()
                 .map_err(|e| MdfError::io(&self.tmp, e.into_error()))?;
-            file.sync_all().map_err(|e| MdfError::io(&self.tmp, e))?;
-            std::fs::rename(&self.tmp, &self.path).map_err(|e| MdfError::io(&self.path, e))?;
+            file.commit()?;
         }
         Ok(())
     }
