@@ -98,6 +98,9 @@ mod tests {
         assert_ne!(a, scoped_key("CC-2023-14", &[b"same text"]));
         // The scope's length is hashed, so moving bytes between scope and content changes the key.
         assert_ne!(scoped_key("ab", &[b"c"]), scoped_key("a", &[b"bc"]));
-        assert_eq!(scoped_key("", &[b"ab", b"c"]), scoped_key("", &[b"a", b"bc"]));
+        assert_eq!(
+            scoped_key("", &[b"ab", b"c"]),
+            scoped_key("", &[b"a", b"bc"])
+        );
     }
 }
