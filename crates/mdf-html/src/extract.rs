@@ -608,8 +608,46 @@ impl<'a> Pass<'a> {
         if best == NONE {
             return body;
         }
-        // Climb while the parent's score holds up (readability.js).
+        if std::env::var_os("MDF_HTML_DEBUG").is_some() {
+            let mut c: Vec<NodeId> = self.order.iter().copied().filter(|&i| self.scored[i as usize] && !self.removed[i as usize]).collect();
+            c.sort_by(|a, b| self.score[*b as usize].total_cmp(&self.score[*a as usize]));
+            for &i in c.iter().take(8) {
+                let n = dom.node(i);
+                eprintln!("DEBUG {:.1} {} class={:?} id={:?} text={} own={}", self.score[i as usize], n.tag(), n.attr("class"), n.attr("id"), self.stats[i as usize].text, self.own[i as usize]);
+            }
+        }
+        // If several near-best candidates share an ancestor with the best, the article is split
+        // into blocks (one paragraph per card) and that ancestor is the article (readability.js).
         let mut top = best;
+        let best_score = self.score[best as usize];
+        let mut alternatives: Vec<NodeId> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|&i| {
+                i != best
+                    && self.scored[i as usize]
+                    && !self.removed[i as usize]
+                    && self.score[i as usize] >= 0.75 * best_score
+            })
+            .collect();
+        alternatives.sort_by(|a, b| self.score[*b as usize].total_cmp(&self.score[*a as usize]));
+        alternatives.truncate(4);
+        if alternatives.len() >= 3 {
+            let mut parent = dom.node(best).parent;
+            while parent != NONE && parent != body && parent != Dom::DOCUMENT {
+                let inside = alternatives
+                    .iter()
+                    .filter(|&&a| self.is_ancestor(parent, a))
+                    .count();
+                if inside >= 3 {
+                    top = parent;
+                    break;
+                }
+                parent = dom.node(parent).parent;
+            }
+        }
+        // Climb while the parent's score holds up (readability.js).
         let mut last = self.score[top as usize];
         let threshold = last / 3.0;
         let mut parent = dom.node(top).parent;
@@ -645,6 +683,16 @@ impl<'a> Pass<'a> {
             top = p;
         }
         top
+    }
+
+    fn is_ancestor(&self, ancestor: NodeId, mut id: NodeId) -> bool {
+        while id != NONE {
+            if id == ancestor {
+                return true;
+            }
+            id = self.dom.node(id).parent;
+        }
+        false
     }
 
     /// The top candidate and the siblings that belong with it.
@@ -930,18 +978,20 @@ impl TextWriter {
                 blocks.push(b);
             }
         }
+        let is_label = |b: &str, max: u32| {
+            let (len, _) = measure(b);
+            len < max && !b.ends_with(['.', '!', '?', '。', '！', '？', '"', '”', '»', ':'])
+        };
         if favor_precision {
             // Short lines after the last real paragraph are credits, bylines and calls to action.
-            while blocks.len() > 1 {
-                let last = blocks[blocks.len() - 1];
-                let (len, _) = measure(last);
-                let sentence = last.ends_with(['.', '!', '?', '。', '！', '？', '"', '”', '»']);
-                if len < 60 && !sentence {
-                    blocks.pop();
-                } else {
-                    break;
-                }
+            while blocks.len() > 1 && is_label(blocks[blocks.len() - 1], 60) {
+                blocks.pop();
             }
+        }
+        if favor_precision {
+            // And before the first one: bylines, datelines, kickers.
+            let keep_from = blocks.iter().position(|b| !is_label(b, 60)).unwrap_or(0);
+            blocks.drain(..keep_from);
         }
         blocks.join(&"\n".repeat(self.newlines))
     }

@@ -44,9 +44,9 @@ const BOILERPLATE_WORDS: &[&str] = &[
     "adunit", "dfp", "gpt", "sponsor", "sponsored", "promo", "promoted", "promotion",
     "werbung", "anzeige", "publicite", "publicidad", "pubblicita", "reclame", "reklama", "reklam",
     "annons", "mainos",
-    // consent, sign-up, paywall
+    // consent, sign-up (not "paywall": paywall wrappers hold the article text itself)
     "cookie", "cookies", "consent", "gdpr", "newsletter", "subscribe", "subscription",
-    "signup", "paywall", "login", "signin", "register", "registration",
+    "signup", "login", "signin", "register", "registration",
     // bits around the article
     "breadcrumb", "breadcrumbs", "byline", "dateline", "author", "authors", "bio", "caption",
     "credit", "credits", "tags", "tag", "taglist", "tagcloud", "keywords", "categories",
@@ -57,7 +57,7 @@ const BOILERPLATE_WORDS: &[&str] = &[
 /// Prefixes of compound boilerplate class names (`relatedposts`, `sharebuttons`, `adslot`).
 const BOILERPLATE_PREFIXES: &[&str] = &[
     "share", "social", "related", "newsletter", "cookie", "breadcrumb", "advert", "sponsor",
-    "promo", "popup", "outbrain", "taboola", "recommend", "trending", "paywall", "subscribe",
+    "promo", "popup", "outbrain", "taboola", "recommend", "trending", "subscribe",
     "signup", "byline", "caption",
 ];
 
