@@ -10,8 +10,12 @@ use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).ok_or("usage: extract_dir DIR OUT.json [--favor-precision]")?;
-    let out = args.get(2).ok_or("usage: extract_dir DIR OUT.json [--favor-precision]")?;
+    let dir = args
+        .get(1)
+        .ok_or("usage: extract_dir DIR OUT.json [--favor-precision]")?;
+    let out = args
+        .get(2)
+        .ok_or("usage: extract_dir DIR OUT.json [--favor-precision]")?;
     let favor = args.iter().any(|a| a == "--favor-precision");
     let repeat: usize = args
         .iter()
@@ -26,8 +30,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     entries.sort_by_key(|e| e.path());
     for e in entries {
         let path = e.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-        let Some(id) = name.strip_suffix(".html.gz").or_else(|| name.strip_suffix(".html")) else {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let Some(id) = name
+            .strip_suffix(".html.gz")
+            .or_else(|| name.strip_suffix(".html"))
+        else {
             continue;
         };
         let raw = std::fs::read(&path)?;

@@ -134,12 +134,15 @@ pub fn decode<'a>(
             return Err(w);
         }
     }
-    try_decode(body, guess, Source::Detected).map_err(|e| worst.filter(|w| bad_share(w) < bad_share(&e)).unwrap_or(e))
+    try_decode(body, guess, Source::Detected)
+        .map_err(|e| worst.filter(|w| bad_share(w) < bad_share(&e)).unwrap_or(e))
 }
 
 fn bad_share(e: &Undecodable) -> f64 {
     match e {
-        Undecodable::Invalid { bad_chars, chars, .. } => *bad_chars as f64 / (*chars).max(1) as f64,
+        Undecodable::Invalid {
+            bad_chars, chars, ..
+        } => *bad_chars as f64 / (*chars).max(1) as f64,
         Undecodable::Binary { .. } => 1.0,
     }
 }
@@ -253,7 +256,10 @@ mod tests {
         let text = "Größere Übungen für Äpfel und Öl, schön und süß. ".repeat(5);
         let (bytes, _, _) = WINDOWS_1252.encode(&text);
         let d = decode(&bytes, Some("text/html; charset=utf-8"), None).expect("ok");
-        assert_eq!((d.source, d.text.as_ref()), (Source::Detected, text.as_str()));
+        assert_eq!(
+            (d.source, d.text.as_ref()),
+            (Source::Detected, text.as_str())
+        );
     }
 
     #[test]
@@ -273,7 +279,9 @@ mod tests {
 
     #[test]
     fn binary_payloads_and_invalid_utf8_are_undecodable() {
-        let png = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 1, 2, 3, 4];
+        let png = [
+            0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 1, 2, 3, 4,
+        ];
         assert!(matches!(
             decode(&png.repeat(50), None, None),
             Err(Undecodable::Binary { .. })

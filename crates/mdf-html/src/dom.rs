@@ -460,7 +460,9 @@ mod tests {
     #[test]
     fn repairs_markup_like_a_browser() {
         let dom = Dom::parse("<p>one<p>two<table><td>cell</table>tail", &budget()).expect("dom");
-        let body = dom.find_first(Dom::DOCUMENT, &local_name!("body")).expect("body");
+        let body = dom
+            .find_first(Dom::DOCUMENT, &local_name!("body"))
+            .expect("body");
         let tags: Vec<String> = dom
             .children(body)
             .map(|c| dom.node(c).tag().to_string())
@@ -485,6 +487,9 @@ mod tests {
             max_nodes: 1000,
             ..budget()
         };
-        assert_eq!(Dom::parse(&html, &b).expect_err("nodes"), OverBudget::Nodes(1000));
+        assert_eq!(
+            Dom::parse(&html, &b).expect_err("nodes"),
+            OverBudget::Nodes(1000)
+        );
     }
 }

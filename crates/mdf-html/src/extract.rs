@@ -33,7 +33,6 @@ use html5ever::{local_name, LocalName};
 use crate::dom::{Dom, NodeData, NodeId, NONE};
 use crate::patterns::{self, Mark};
 
-
 /// Extraction options (the recipe switches of trafilatura that change the text).
 #[derive(Debug, Clone)]
 pub struct ExtractOptions {
@@ -255,8 +254,7 @@ fn is_hidden(dom: &Dom, id: NodeId) -> bool {
     if n.attr("hidden").is_some() {
         return true;
     }
-    if n
-        .attr("aria-hidden")
+    if n.attr("aria-hidden")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     {
         return true;
@@ -273,7 +271,12 @@ fn is_hidden(dom: &Dom, id: NodeId) -> bool {
 
 fn mark_of(dom: &Dom, id: NodeId) -> Mark {
     let n = dom.node(id);
-    let by_name = patterns::mark(n.attr("class"), n.attr("id"), n.attr("role"), n.attr("itemprop"));
+    let by_name = patterns::mark(
+        n.attr("class"),
+        n.attr("id"),
+        n.attr("role"),
+        n.attr("itemprop"),
+    );
     match by_name {
         Mark::Neutral | Mark::Content if is_furniture_tag(n.tag()) => Mark::Furniture,
         m => m,
@@ -366,7 +369,9 @@ impl<'a> Pass<'a> {
                 self.removed[id as usize] = true;
                 continue;
             }
-            if !node.is_element() || matches!(*node.tag(), local_name!("body") | local_name!("html")) {
+            if !node.is_element()
+                || matches!(*node.tag(), local_name!("body") | local_name!("html"))
+            {
                 continue;
             }
             let holds_most = self.stats[id as usize].text as f32 >= 0.6 * total as f32;
@@ -526,7 +531,12 @@ impl<'a> Pass<'a> {
             _ => 0.0,
         };
         let mut prior = tag_prior + patterns::class_weight(self.marks[id as usize]);
-        if self.dom.node(id).attr("itemprop").is_some_and(|p| p.eq_ignore_ascii_case("articleBody")) {
+        if self
+            .dom
+            .node(id)
+            .attr("itemprop")
+            .is_some_and(|p| p.eq_ignore_ascii_case("articleBody"))
+        {
             prior += 25.0;
         }
         self.score[id as usize] = prior;
@@ -566,9 +576,16 @@ impl<'a> Pass<'a> {
             let mixed = self.stats[id as usize].text > own;
             let paragraph_like = matches!(
                 *node.tag(),
-                local_name!("div") | local_name!("section") | local_name!("article") | local_name!("main")
+                local_name!("div")
+                    | local_name!("section")
+                    | local_name!("article")
+                    | local_name!("main")
             );
-            let mut anc = if mixed && paragraph_like { id } else { node.parent };
+            let mut anc = if mixed && paragraph_like {
+                id
+            } else {
+                node.parent
+            };
             for level in 0..5 {
                 if anc == NONE || anc == Dom::DOCUMENT {
                     break;
@@ -607,14 +624,6 @@ impl<'a> Pass<'a> {
         }
         if best == NONE {
             return body;
-        }
-        if std::env::var_os("MDF_HTML_DEBUG").is_some() {
-            let mut c: Vec<NodeId> = self.order.iter().copied().filter(|&i| self.scored[i as usize] && !self.removed[i as usize]).collect();
-            c.sort_by(|a, b| self.score[*b as usize].total_cmp(&self.score[*a as usize]));
-            for &i in c.iter().take(8) {
-                let n = dom.node(i);
-                eprintln!("DEBUG {:.1} {} class={:?} id={:?} text={} own={}", self.score[i as usize], n.tag(), n.attr("class"), n.attr("id"), self.stats[i as usize].text, self.own[i as usize]);
-            }
         }
         // If several near-best candidates share an ancestor with the best, the article is split
         // into blocks (one paragraph per card) and that ancestor is the article (readability.js).
@@ -720,18 +729,19 @@ impl<'a> Pass<'a> {
                 _ => 0.0,
             };
             let s = &self.stats[sib as usize];
-            let append = if self.scored[sib as usize] && self.score[sib as usize] + bonus >= threshold {
-                true
-            } else if *dom.node(sib).tag() == local_name!("p") {
-                let ld = s.link_density();
-                if s.text > 80 {
-                    ld < 0.25
+            let append =
+                if self.scored[sib as usize] && self.score[sib as usize] + bonus >= threshold {
+                    true
+                } else if *dom.node(sib).tag() == local_name!("p") {
+                    let ld = s.link_density();
+                    if s.text > 80 {
+                        ld < 0.25
+                    } else {
+                        s.text > 0 && ld == 0.0 && self.ends_sentence(sib)
+                    }
                 } else {
-                    s.text > 0 && ld == 0.0 && self.ends_sentence(sib)
-                }
-            } else {
-                false
-            };
+                    false
+                };
             if append {
                 roots.push(sib);
             }
@@ -794,14 +804,21 @@ impl<'a> Pass<'a> {
         if *tag == local_name!("h1") {
             return true;
         }
-        if s.text > 0 && s.text <= 40 && is_block(tag) && patterns::is_boilerplate_line(&self.text_of(id)) {
+        if s.text > 0
+            && s.text <= 40
+            && is_block(tag)
+            && patterns::is_boilerplate_line(&self.text_of(id))
+        {
             return true;
         }
         if !self.strict {
             return false;
         }
         let ld = s.link_density();
-        if self.opts.favor_precision && matches!(*tag, local_name!("p") | local_name!("li")) && ld > 0.5 {
+        if self.opts.favor_precision
+            && matches!(*tag, local_name!("p") | local_name!("li"))
+            && ld > 0.5
+        {
             return true;
         }
         if !matches!(
@@ -832,12 +849,20 @@ impl<'a> Pass<'a> {
         let p = s.p as f32;
         let img = s.img as f32;
         let li = s.li as f32 - 100.0;
-        let heading_density = if s.text == 0 { 0.0 } else { s.heading as f32 / s.text as f32 };
+        let heading_density = if s.text == 0 {
+            0.0
+        } else {
+            s.heading as f32 / s.text as f32
+        };
         let ld_limit = if self.opts.favor_precision { 0.1 } else { 0.2 };
         (img > 1.0 && p / img < 0.5)
             || (!is_list && li > p)
             || (s.input as f32 > (p / 3.0).floor())
-            || (!is_list && heading_density < 0.9 && s.text < 25 && (img == 0.0 || img > 2.0) && ld > 0.0)
+            || (!is_list
+                && heading_density < 0.9
+                && s.text < 25
+                && (img == 0.0 || img > 2.0)
+                && ld > 0.0)
             || (!is_list && weight < 25.0 && ld > ld_limit)
             || (weight >= 25.0 && ld > 0.5)
             || (is_list && ld > 0.5)
@@ -1010,7 +1035,10 @@ fn metadata(dom: &Dom) -> Extraction {
         match *n.tag() {
             local_name!("html") => {
                 if out.lang.is_none() {
-                    out.lang = n.attr("lang").map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
+                    out.lang = n
+                        .attr("lang")
+                        .map(|l| l.trim().to_owned())
+                        .filter(|l| !l.is_empty());
                 }
             }
             local_name!("title") if title_tag.is_none() => {
@@ -1032,7 +1060,8 @@ fn metadata(dom: &Dom) -> Extraction {
                     .or_else(|| n.attr("itemprop"))
                     .map(str::to_ascii_lowercase);
                 let Some(key) = key else { continue };
-                let Some(content) = n.attr("content").map(str::trim).filter(|c| !c.is_empty()) else {
+                let Some(content) = n.attr("content").map(str::trim).filter(|c| !c.is_empty())
+                else {
                     continue;
                 };
                 match key.as_str() {
@@ -1044,8 +1073,14 @@ fn metadata(dom: &Dom) -> Extraction {
                     {
                         out.author = Some(content.to_owned());
                     }
-                    "article:published_time" | "datepublished" | "date" | "pubdate"
-                    | "publishdate" | "dc.date" | "dcterms.date" | "og:published_time"
+                    "article:published_time"
+                    | "datepublished"
+                    | "date"
+                    | "pubdate"
+                    | "publishdate"
+                    | "dc.date"
+                    | "dcterms.date"
+                    | "og:published_time"
                         if out.date.is_none() =>
                     {
                         out.date = Some(content.to_owned());
@@ -1118,7 +1153,13 @@ mod tests {
     #[test]
     fn comments_only_on_request() {
         let html = page(&format!("<p>{PARA}</p><p>{PARA} Again.</p>"));
-        let with = run(&html, &ExtractOptions { include_comments: true, ..Default::default() });
+        let with = run(
+            &html,
+            &ExtractOptions {
+                include_comments: true,
+                ..Default::default()
+            },
+        );
         assert!(with.text.contains("(a comment)"), "{}", with.text);
         let without = run(&html, &ExtractOptions::default());
         assert!(!without.text.contains("(a comment)"));
@@ -1134,7 +1175,13 @@ mod tests {
         assert!(e.text.contains("Line one\nline two"), "{}", e.text);
         assert!(e.text.contains("a  b\n  c"), "{}", e.text);
         assert!(e.text.contains("Year | Value\n2020 | 12, 13"), "{}", e.text);
-        let e = run(&html, &ExtractOptions { include_tables: false, ..Default::default() });
+        let e = run(
+            &html,
+            &ExtractOptions {
+                include_tables: false,
+                ..Default::default()
+            },
+        );
         assert!(!e.text.contains("2020"), "{}", e.text);
     }
 
@@ -1150,7 +1197,10 @@ mod tests {
 
     #[test]
     fn a_page_of_loose_text_still_gives_its_text() {
-        let e = run("<body>Just a short note.</body>", &ExtractOptions::default());
+        let e = run(
+            "<body>Just a short note.</body>",
+            &ExtractOptions::default(),
+        );
         assert_eq!(e.text, "Just a short note.");
         assert_eq!(run("", &ExtractOptions::default()).text, "");
     }

@@ -212,7 +212,10 @@ pub const EMPTY_EXTRACTION: &str = "empty_extraction";
 /// Why a page gave no extraction at all (a reject, with this as its reason).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExtractError {
-    TooLarge { bytes: usize, max: usize },
+    TooLarge {
+        bytes: usize,
+        max: usize,
+    },
     OverBudget(OverBudget),
     Undecodable(Undecodable),
     /// The parser panicked: a bug, contained to this page.
@@ -326,7 +329,12 @@ pub fn remove_urls(text: &str) -> String {
     let replaced = url_regex().replace_all(text, "");
     replaced
         .lines()
-        .map(|l| l.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "))
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join("\n")
         .trim()
@@ -483,7 +491,11 @@ impl Operator for HtmlExtractor {
 impl HtmlExtractor {
     /// The input batch with the output columns set (replaced when they exist) and, unless
     /// `keep_html`, the HTML column removed.
-    fn assemble(&self, batch: &RecordBatch, results: Vec<Option<Extraction>>) -> Result<RecordBatch> {
+    fn assemble(
+        &self,
+        batch: &RecordBatch,
+        results: Vec<Option<Extraction>>,
+    ) -> Result<RecordBatch> {
         let getters: Vec<fn(&Extraction) -> Option<&str>> = {
             let mut g: Vec<fn(&Extraction) -> Option<&str>> = vec![|e| Some(e.text.as_str())];
             if self.params.title_field.is_some() {
@@ -522,7 +534,8 @@ impl HtmlExtractor {
             fields.push(Field::new(name, DataType::Utf8, true));
             columns.push(col);
         }
-        let options = arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        let options =
+            arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
         Ok(RecordBatch::try_new_with_options(
             Arc::new(Schema::new(fields)),
             columns,
@@ -572,7 +585,9 @@ mod tests {
         let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(&page);
         let bodies: Vec<Option<&[u8]>> = vec![
             Some(&latin1),
-            Some(b"\xff\xfe\x00\x00garbage\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x11\x12"),
+            Some(
+                b"\xff\xfe\x00\x00garbage\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x11\x12",
+            ),
             None,
             Some(b"<html><body><nav><a href=/>only a menu</a></nav></body></html>"),
         ];
@@ -591,10 +606,18 @@ mod tests {
         .expect("batch");
         let (out, v) = run(params(), batch);
         let text = out.column_by_name("text").expect("text").as_string::<i32>();
-        assert!(text.value(0).starts_with("Café crème, and"), "{}", text.value(0));
-        assert!(out.column_by_name("html").is_none(), "html dropped by default");
+        assert!(
+            text.value(0).starts_with("Café crème, and"),
+            "{}",
+            text.value(0)
+        );
+        assert!(
+            out.column_by_name("html").is_none(),
+            "html dropped by default"
+        );
         assert_eq!(v.dropped(), &[(3, EMPTY_EXTRACTION)]);
-        let rejected: Vec<(u32, &str)> = v.rejected().iter().map(|(r, m)| (*r, m.as_str())).collect();
+        let rejected: Vec<(u32, &str)> =
+            v.rejected().iter().map(|(r, m)| (*r, m.as_str())).collect();
         assert_eq!(rejected.len(), 1, "{rejected:?}");
         assert_eq!(rejected[0].0, 2);
         // UTF-16 BOM with garbage: decodes (lossy) rather than crashing.
@@ -611,7 +634,10 @@ mod tests {
         let (out, v) = run(p, batch);
         assert!(v.is_empty());
         assert_eq!(out.num_columns(), 6);
-        let title = out.column_by_name("title").expect("title").as_string::<i32>();
+        let title = out
+            .column_by_name("title")
+            .expect("title")
+            .as_string::<i32>();
         assert_eq!(title.value(0), "T");
     }
 
@@ -629,10 +655,18 @@ mod tests {
         let (_, v) = run(p.clone(), batch.clone());
         assert_eq!(v.rejected().len(), 1);
         assert_eq!(v.rejected()[0].0, 1);
-        assert!(v.rejected()[0].1.starts_with("over_budget: nesting deeper than 1024"));
+        assert!(v.rejected()[0]
+            .1
+            .starts_with("over_budget: nesting deeper than 1024"));
         p.max_bytes = 50;
         let (_, v) = run(p, batch);
-        assert!(v.rejected()[0].1.starts_with("over_budget: 80 bytes > max_bytes 50"), "{:?}", v.rejected());
+        assert!(
+            v.rejected()[0]
+                .1
+                .starts_with("over_budget: 80 bytes > max_bytes 50"),
+            "{:?}",
+            v.rejected()
+        );
     }
 
     #[test]

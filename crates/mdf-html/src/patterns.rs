@@ -22,10 +22,30 @@ pub enum Mark {
 
 /// Words (whole tokens of `class`/`id`) that mark comment sections.
 const COMMENT_WORDS: &[&str] = &[
-    "comment", "comments", "commentlist", "discussion", "disqus", "replies", "respond", "reply",
-    "kommentar", "kommentare", "commentaire", "commentaires", "comentario", "comentarios",
-    "commenti", "commento", "reacties", "kommentarer", "komentarze", "kommentit", "yorumlar",
-    "comentarii", "komentare", "hozzaszolasok",
+    "comment",
+    "comments",
+    "commentlist",
+    "discussion",
+    "disqus",
+    "replies",
+    "respond",
+    "reply",
+    "kommentar",
+    "kommentare",
+    "commentaire",
+    "commentaires",
+    "comentario",
+    "comentarios",
+    "commenti",
+    "commento",
+    "reacties",
+    "kommentarer",
+    "komentarze",
+    "kommentit",
+    "yorumlar",
+    "comentarii",
+    "komentare",
+    "hozzaszolasok",
 ];
 /// Prefixes of compound class names for comment sections (`commentform`, `comment-list`).
 const COMMENT_PREFIXES: &[&str] = &["comment", "disqus", "kommentar"];
@@ -33,57 +53,228 @@ const COMMENT_PREFIXES: &[&str] = &["comment", "disqus", "kommentar"];
 /// Boilerplate words (whole tokens).
 const BOILERPLATE_WORDS: &[&str] = &[
     // sharing and social
-    "share", "shares", "sharing", "sharebar", "social", "socials", "sociable", "addthis",
-    "sharethis", "teilen", "partage", "partager", "compartir", "condividi", "delen", "dela",
-    "udostepnij", "paylas",
+    "share",
+    "shares",
+    "sharing",
+    "sharebar",
+    "social",
+    "socials",
+    "sociable",
+    "addthis",
+    "sharethis",
+    "teilen",
+    "partage",
+    "partager",
+    "compartir",
+    "condividi",
+    "delen",
+    "dela",
+    "udostepnij",
+    "paylas",
     // related / recommended / trending
-    "related", "recommended", "recommendations", "recirc", "trending", "popular", "mostread",
-    "outbrain", "taboola", "zergnet", "verwandt", "similaires", "relacionados", "correlati",
+    "related",
+    "recommended",
+    "recommendations",
+    "recirc",
+    "trending",
+    "popular",
+    "mostread",
+    "outbrain",
+    "taboola",
+    "zergnet",
+    "verwandt",
+    "similaires",
+    "relacionados",
+    "correlati",
     // ads
-    "ad", "ads", "adv", "advert", "adverts", "advertisement", "advertising", "adsense", "adslot",
-    "adunit", "dfp", "gpt", "sponsor", "sponsored", "promo", "promoted", "promotion",
-    "werbung", "anzeige", "publicite", "publicidad", "pubblicita", "reclame", "reklama", "reklam",
-    "annons", "mainos",
+    "ad",
+    "ads",
+    "adv",
+    "advert",
+    "adverts",
+    "advertisement",
+    "advertising",
+    "adsense",
+    "adslot",
+    "adunit",
+    "dfp",
+    "gpt",
+    "sponsor",
+    "sponsored",
+    "promo",
+    "promoted",
+    "promotion",
+    "werbung",
+    "anzeige",
+    "publicite",
+    "publicidad",
+    "pubblicita",
+    "reclame",
+    "reklama",
+    "reklam",
+    "annons",
+    "mainos",
     // consent, sign-up (not "paywall": paywall wrappers hold the article text itself)
-    "cookie", "cookies", "consent", "gdpr", "newsletter", "subscribe", "subscription",
-    "signup", "login", "signin", "register", "registration",
+    "cookie",
+    "cookies",
+    "consent",
+    "gdpr",
+    "newsletter",
+    "subscribe",
+    "subscription",
+    "signup",
+    "login",
+    "signin",
+    "register",
+    "registration",
     // bits around the article
-    "breadcrumb", "breadcrumbs", "byline", "dateline", "author", "authors", "bio", "caption",
-    "credit", "credits", "tags", "tag", "taglist", "tagcloud", "keywords", "categories",
-    "popup", "modal", "overlay", "lightbox", "tooltip", "print", "skip", "rating", "ratings",
-    "rss", "toc", "disclaimer", "copyright", "noprint", "hidden", "hide", "invisible",
-    "sronly", "visuallyhidden",
+    "breadcrumb",
+    "breadcrumbs",
+    "byline",
+    "dateline",
+    "author",
+    "authors",
+    "bio",
+    "caption",
+    "credit",
+    "credits",
+    "tags",
+    "tag",
+    "taglist",
+    "tagcloud",
+    "keywords",
+    "categories",
+    "popup",
+    "modal",
+    "overlay",
+    "lightbox",
+    "tooltip",
+    "print",
+    "skip",
+    "rating",
+    "ratings",
+    "rss",
+    "toc",
+    "disclaimer",
+    "copyright",
+    "noprint",
+    "hidden",
+    "hide",
+    "invisible",
+    "sronly",
+    "visuallyhidden",
 ];
 /// Prefixes of compound boilerplate class names (`relatedposts`, `sharebuttons`, `adslot`).
 const BOILERPLATE_PREFIXES: &[&str] = &[
-    "share", "social", "related", "newsletter", "cookie", "breadcrumb", "advert", "sponsor",
-    "promo", "popup", "outbrain", "taboola", "recommend", "trending", "subscribe",
-    "signup", "byline", "caption",
+    "share",
+    "social",
+    "related",
+    "newsletter",
+    "cookie",
+    "breadcrumb",
+    "advert",
+    "sponsor",
+    "promo",
+    "popup",
+    "outbrain",
+    "taboola",
+    "recommend",
+    "trending",
+    "subscribe",
+    "signup",
+    "byline",
+    "caption",
 ];
 
 /// Page furniture words (whole tokens).
 const FURNITURE_WORDS: &[&str] = &[
-    "nav", "navbar", "navigation", "menu", "menus", "menubar", "footer", "header", "masthead",
-    "sidebar", "aside", "widget", "widgets", "pagination", "pager", "toolbar", "banner",
-    "meta", "links", "topbar", "bottombar", "sitemap", "search", "utility", "extra",
-    "supplemental", "rail", "column2", "secondary", "fusszeile", "kopfzeile", "pied",
-    "entete", "piedepagina", "cabecera", "piepagina", "intestazione",
+    "nav",
+    "navbar",
+    "navigation",
+    "menu",
+    "menus",
+    "menubar",
+    "footer",
+    "header",
+    "masthead",
+    "sidebar",
+    "aside",
+    "widget",
+    "widgets",
+    "pagination",
+    "pager",
+    "toolbar",
+    "banner",
+    "meta",
+    "links",
+    "topbar",
+    "bottombar",
+    "sitemap",
+    "search",
+    "utility",
+    "extra",
+    "supplemental",
+    "rail",
+    "column2",
+    "secondary",
+    "fusszeile",
+    "kopfzeile",
+    "pied",
+    "entete",
+    "piedepagina",
+    "cabecera",
+    "piepagina",
+    "intestazione",
 ];
 const FURNITURE_PREFIXES: &[&str] = &["nav", "menu", "footer", "sidebar", "widget", "pagination"];
 
 /// Words that mark the main content (whole tokens): readability's "positive" names. They give
 /// a block a bonus; on a furniture-named block (`main-nav`, `page-footer`) they do not count.
 const CONTENT_WORDS: &[&str] = &[
-    "article", "content", "main", "post", "entry", "story", "body", "text", "blog", "prose",
-    "markdown", "richtext", "rte", "hentry", "artikel", "inhalt", "contenu", "contenido",
-    "contenuto", "tresc", "cuerpo", "texto", "testo",
+    "article",
+    "content",
+    "main",
+    "post",
+    "entry",
+    "story",
+    "body",
+    "text",
+    "blog",
+    "prose",
+    "markdown",
+    "richtext",
+    "rte",
+    "hentry",
+    "artikel",
+    "inhalt",
+    "contenu",
+    "contenido",
+    "contenuto",
+    "tresc",
+    "cuerpo",
+    "texto",
+    "testo",
 ];
 /// Compound names that say "this is the article text" and protect a block even when another
 /// of its names sounds like furniture.
 const STRONG_CONTENT_WORDS: &[&str] = &[
-    "articlebody", "articletext", "articlecontent", "postbody", "postcontent", "posttext",
-    "entrycontent", "entrybody", "storybody", "storytext", "storycontent", "bodytext",
-    "maincontent", "contentbody", "textbody", "articlebodytext", "postentry",
+    "articlebody",
+    "articletext",
+    "articlecontent",
+    "postbody",
+    "postcontent",
+    "posttext",
+    "entrycontent",
+    "entrybody",
+    "storybody",
+    "storytext",
+    "storycontent",
+    "bodytext",
+    "maincontent",
+    "contentbody",
+    "textbody",
+    "articlebodytext",
+    "postentry",
 ];
 
 /// Splits `class`/`id` values into lower-case word tokens: on every non-alphanumeric character
@@ -129,13 +320,20 @@ fn any_word(tokens: &[String], words: &[&str]) -> bool {
 }
 
 fn any_prefix(tokens: &[String], prefixes: &[&str]) -> bool {
-    tokens
-        .iter()
-        .any(|t| prefixes.iter().any(|p| t.len() > p.len() && t.starts_with(p)))
+    tokens.iter().any(|t| {
+        prefixes
+            .iter()
+            .any(|p| t.len() > p.len() && t.starts_with(p))
+    })
 }
 
 /// Classifies an element from its `class`, `id`, `role` and `itemprop` attributes.
-pub fn mark(class: Option<&str>, id: Option<&str>, role: Option<&str>, itemprop: Option<&str>) -> Mark {
+pub fn mark(
+    class: Option<&str>,
+    id: Option<&str>,
+    role: Option<&str>,
+    itemprop: Option<&str>,
+) -> Mark {
     if let Some(p) = itemprop {
         if p.eq_ignore_ascii_case("articleBody") || p.eq_ignore_ascii_case("text") {
             return Mark::Content;
@@ -180,18 +378,80 @@ pub fn mark(class: Option<&str>, id: Option<&str>, role: Option<&str>, itemprop:
 /// Whole-block texts that are boilerplate wherever they appear ("Advertisement", "Read more").
 /// Compared after lower-casing and trimming punctuation.
 const BOILERPLATE_LINES: &[&str] = &[
-    "advertisement", "advertising", "ad", "ads", "sponsored", "sponsored content", "anzeige",
-    "werbung", "publicité", "publicidad", "pubblicità", "reclame", "reklama", "реклама", "广告",
-    "read more", "continue reading", "read the full story", "weiterlesen", "mehr lesen",
-    "lire la suite", "leer más", "seguir leyendo", "leggi anche", "leggi tutto", "lees meer",
-    "share", "share this", "share this article", "share this story", "share on facebook",
-    "share on twitter", "tweet", "email", "print", "facebook", "twitter", "linkedin",
-    "pinterest", "whatsapp", "reddit", "teilen", "partager", "compartir", "condividi",
-    "loading", "loading...", "cargando", "chargement", "wird geladen", "загрузка",
-    "skip to content", "skip to main content", "back to top", "top", "menu", "close",
-    "related", "related articles", "related stories", "related posts", "more stories",
-    "you may also like", "recommended", "most popular", "most read", "trending",
-    "sign up", "subscribe", "log in", "sign in", "comments", "leave a comment", "add comment",
+    "advertisement",
+    "advertising",
+    "ad",
+    "ads",
+    "sponsored",
+    "sponsored content",
+    "anzeige",
+    "werbung",
+    "publicité",
+    "publicidad",
+    "pubblicità",
+    "reclame",
+    "reklama",
+    "реклама",
+    "广告",
+    "read more",
+    "continue reading",
+    "read the full story",
+    "weiterlesen",
+    "mehr lesen",
+    "lire la suite",
+    "leer más",
+    "seguir leyendo",
+    "leggi anche",
+    "leggi tutto",
+    "lees meer",
+    "share",
+    "share this",
+    "share this article",
+    "share this story",
+    "share on facebook",
+    "share on twitter",
+    "tweet",
+    "email",
+    "print",
+    "facebook",
+    "twitter",
+    "linkedin",
+    "pinterest",
+    "whatsapp",
+    "reddit",
+    "teilen",
+    "partager",
+    "compartir",
+    "condividi",
+    "loading",
+    "loading...",
+    "cargando",
+    "chargement",
+    "wird geladen",
+    "загрузка",
+    "skip to content",
+    "skip to main content",
+    "back to top",
+    "top",
+    "menu",
+    "close",
+    "related",
+    "related articles",
+    "related stories",
+    "related posts",
+    "more stories",
+    "you may also like",
+    "recommended",
+    "most popular",
+    "most read",
+    "trending",
+    "sign up",
+    "subscribe",
+    "log in",
+    "sign in",
+    "comments",
+    "leave a comment",
+    "add comment",
 ];
 
 /// True when a whole block's text is a boilerplate label.
@@ -227,7 +487,14 @@ mod tests {
         tokens("relatedPosts article-body", &mut t);
         assert_eq!(
             t,
-            ["related", "posts", "relatedposts", "article", "body", "articlebody"]
+            [
+                "related",
+                "posts",
+                "relatedposts",
+                "article",
+                "body",
+                "articlebody"
+            ]
         );
     }
 
@@ -235,24 +502,45 @@ mod tests {
     fn marks() {
         assert_eq!(m("entry-content clearfix"), Mark::Content);
         assert_eq!(m("sidebar"), Mark::Furniture);
-        assert_eq!(m("main-nav"), Mark::Furniture, "a plain content word does not protect");
-        assert_eq!(m("article-body has-sidebar"), Mark::Neutral, "a strong one does");
-        assert_eq!(m("post-share-buttons"), Mark::Boilerplate, "boilerplate beats content");
+        assert_eq!(
+            m("main-nav"),
+            Mark::Furniture,
+            "a plain content word does not protect"
+        );
+        assert_eq!(
+            m("article-body has-sidebar"),
+            Mark::Neutral,
+            "a strong one does"
+        );
+        assert_eq!(
+            m("post-share-buttons"),
+            Mark::Boilerplate,
+            "boilerplate beats content"
+        );
         assert_eq!(m("article-comments"), Mark::Comments);
         assert_eq!(m("commentlist"), Mark::Comments);
         assert_eq!(m("relatedArticles"), Mark::Boilerplate);
         assert_eq!(m("kommentare-liste"), Mark::Comments);
-        assert_eq!(m("head"), Mark::Neutral, "no substring false positive (ad, header)");
+        assert_eq!(
+            m("head"),
+            Mark::Neutral,
+            "no substring false positive (ad, header)"
+        );
         assert_eq!(m("read-more-link"), Mark::Neutral);
         assert_eq!(m("shadow"), Mark::Neutral);
         assert_eq!(mark(None, None, Some("navigation"), None), Mark::Furniture);
-        assert_eq!(mark(Some("x"), None, None, Some("articleBody")), Mark::Content);
+        assert_eq!(
+            mark(Some("x"), None, None, Some("articleBody")),
+            Mark::Content
+        );
     }
 
     #[test]
     fn boilerplate_lines() {
         assert!(is_boilerplate_line("  Advertisement "));
         assert!(is_boilerplate_line("Lire la suite »"));
-        assert!(!is_boilerplate_line("Advertisement campaigns rose by 3% last year."));
+        assert!(!is_boilerplate_line(
+            "Advertisement campaigns rose by 3% last year."
+        ));
     }
 }
