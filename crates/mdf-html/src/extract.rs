@@ -73,9 +73,10 @@ const MIN_PARAGRAPH_CHARS: u32 = 25;
 /// Extracts the main text and metadata of a parsed page.
 pub fn extract(dom: &Dom, opts: &ExtractOptions) -> Extraction {
     let meta = metadata(dom);
-    let strict = Pass::new(dom, opts, true).run();
+    let base = Base::new(dom);
+    let strict = Pass::new(dom, &base, opts, true).run();
     let text = if strict.chars().count() < RETRY_BELOW_CHARS {
-        let lax = Pass::new(dom, opts, false).run();
+        let lax = Pass::new(dom, &base, opts, false).run();
         if lax.chars().count() > strict.chars().count() {
             lax
         } else {
@@ -126,15 +127,50 @@ impl Stats {
     }
 }
 
+/// What both passes share: document order, the never-text elements and each element's mark.
+struct Base {
+    order: Vec<NodeId>,
+    removed: Vec<bool>,
+    marks: Vec<Mark>,
+}
+
+impl Base {
+    fn new(dom: &Dom) -> Self {
+        let n = dom.nodes.len();
+        let order: Vec<NodeId> = dom.descendants(Dom::DOCUMENT).collect();
+        let mut removed = vec![false; n];
+        let mut marks = vec![Mark::Neutral; n];
+        for &id in &order {
+            let node = dom.node(id);
+            let parent_removed = node.parent != NONE && removed[node.parent as usize];
+            if parent_removed {
+                removed[id as usize] = true;
+            } else if node.is_element() {
+                removed[id as usize] = is_dropped(node.tag()) || is_hidden(dom, id);
+                if !removed[id as usize] {
+                    marks[id as usize] = mark_of(dom, id);
+                }
+            } else if matches!(node.data, NodeData::Other) {
+                removed[id as usize] = true;
+            }
+        }
+        Base {
+            order,
+            removed,
+            marks,
+        }
+    }
+}
+
 struct Pass<'a> {
     dom: &'a Dom,
     opts: &'a ExtractOptions,
     /// Apply name-based removal and conditional cleaning.
     strict: bool,
     /// Document order of every node reachable from the document.
-    order: Vec<NodeId>,
+    order: &'a [NodeId],
     removed: Vec<bool>,
-    marks: Vec<Mark>,
+    marks: &'a [Mark],
     stats: Vec<Stats>,
     /// Characters of text owned directly by a block (its text nodes and inline descendants).
     own: Vec<u32>,
@@ -317,15 +353,15 @@ fn measure(s: &str) -> (u32, u32) {
 }
 
 impl<'a> Pass<'a> {
-    fn new(dom: &'a Dom, opts: &'a ExtractOptions, strict: bool) -> Self {
+    fn new(dom: &'a Dom, base: &'a Base, opts: &'a ExtractOptions, strict: bool) -> Self {
         let n = dom.nodes.len();
         Pass {
             dom,
             opts,
             strict,
-            order: Vec::new(),
-            removed: vec![false; n],
-            marks: vec![Mark::Neutral; n],
+            order: &base.order,
+            removed: base.removed.clone(),
+            marks: &base.marks,
             stats: vec![Stats::default(); n],
             own: vec![0; n],
             own_commas: vec![0; n],
@@ -337,25 +373,11 @@ impl<'a> Pass<'a> {
 
     fn run(mut self) -> String {
         let dom = self.dom;
-        self.order = dom.descendants(Dom::DOCUMENT).collect();
         let body = dom
             .find_first(Dom::DOCUMENT, &local_name!("body"))
             .unwrap_or(Dom::DOCUMENT);
 
-        // 1. Never-text elements and hidden ones.
-        for i in 0..self.order.len() {
-            let id = self.order[i];
-            let node = dom.node(id);
-            let parent_removed = node.parent != NONE && self.removed[node.parent as usize];
-            if parent_removed {
-                self.removed[id as usize] = true;
-            } else if node.is_element() {
-                self.removed[id as usize] = is_dropped(node.tag()) || is_hidden(dom, id);
-                self.marks[id as usize] = mark_of(dom, id);
-            } else if matches!(node.data, NodeData::Other) {
-                self.removed[id as usize] = true;
-            }
-        }
+        // 1. Never-text elements and hidden ones: `removed` starts from `Base`.
         // 2. Boilerplate by name, except wrappers that hold most of the text.
         self.compute_stats();
         let total = self.stats[body as usize].text.max(1);
@@ -613,7 +635,7 @@ impl<'a> Pass<'a> {
     fn top_candidate(&self, body: NodeId) -> NodeId {
         let dom = self.dom;
         let mut best = NONE;
-        for &id in &self.order {
+        for &id in self.order {
             if self.scored[id as usize]
                 && !self.removed[id as usize]
                 && !matches!(*dom.node(id).tag(), local_name!("html"))

@@ -4,6 +4,9 @@
 //! `BODY_XPATH`, comment XPaths), with their equivalents in the main European languages and a few
 //! others. They are general rules about how sites name their boilerplate, never about one site.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 /// How a `class`/`id`/`role` marks an element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mark {
@@ -277,10 +280,11 @@ const STRONG_CONTENT_WORDS: &[&str] = &[
     "postentry",
 ];
 
-/// Splits `class`/`id` values into lower-case word tokens: on every non-alphanumeric character
+/// Reference form of the tokenization [`value_flags`] does in place: splits `class`/`id` values into lower-case word tokens: on every non-alphanumeric character
 /// and at lower→upper camel-case changes (`relatedPosts` → `related`, `posts`). Also yields
 /// each hyphen/underscore compound joined up (`article-body` → `articlebody`), since sites
 /// write the same name both ways.
+#[cfg(test)]
 pub fn tokens(value: &str, out: &mut Vec<String>) {
     for part in value.split(|c: char| c.is_whitespace()) {
         if part.is_empty() {
@@ -315,16 +319,96 @@ pub fn tokens(value: &str, out: &mut Vec<String>) {
     }
 }
 
-fn any_word(tokens: &[String], words: &[&str]) -> bool {
-    tokens.iter().any(|t| words.contains(&t.as_str()))
+const COMMENT: u8 = 1;
+const BOILERPLATE: u8 = 2;
+const FURNITURE: u8 = 4;
+const CONTENT: u8 = 8;
+const STRONG_CONTENT: u8 = 16;
+
+/// Every listed word with the classes it belongs to, built once.
+fn word_flags() -> &'static HashMap<&'static str, u8> {
+    static MAP: OnceLock<HashMap<&'static str, u8>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut map = HashMap::new();
+        for (words, flag) in [
+            (COMMENT_WORDS, COMMENT),
+            (BOILERPLATE_WORDS, BOILERPLATE),
+            (FURNITURE_WORDS, FURNITURE),
+            (CONTENT_WORDS, CONTENT),
+            (STRONG_CONTENT_WORDS, STRONG_CONTENT),
+        ] {
+            for w in words {
+                *map.entry(*w).or_insert(0) |= flag;
+            }
+        }
+        map
+    })
 }
 
-fn any_prefix(tokens: &[String], prefixes: &[&str]) -> bool {
-    tokens.iter().any(|t| {
-        prefixes
+const PREFIXES: &[(&[&str], u8)] = &[
+    (COMMENT_PREFIXES, COMMENT),
+    (BOILERPLATE_PREFIXES, BOILERPLATE),
+    (FURNITURE_PREFIXES, FURNITURE),
+];
+
+/// The classes of one token: whole-word matches, and prefixes of longer compounds.
+fn flags_of(token: &str) -> u8 {
+    let mut flags = word_flags().get(token).copied().unwrap_or(0);
+    for (prefixes, flag) in PREFIXES {
+        if prefixes
             .iter()
-            .any(|p| t.len() > p.len() && t.starts_with(p))
-    })
+            .any(|p| token.len() > p.len() && token.starts_with(p))
+        {
+            flags |= flag;
+        }
+    }
+    flags
+}
+
+/// The union of the classes of every token of `value` (the same tokens as [`tokens`], without
+/// allocating a string per token).
+fn value_flags(value: &str, word: &mut String, joined: &mut String) -> u8 {
+    let mut flags = 0;
+    for part in value.split(char::is_whitespace) {
+        word.clear();
+        joined.clear();
+        let mut prev_lower = false;
+        let mut words = 0;
+        for c in part.chars() {
+            if c.is_alphanumeric() {
+                if c.is_uppercase() && prev_lower && !word.is_empty() {
+                    flags |= flags_of(word);
+                    words += 1;
+                    word.clear();
+                }
+                prev_lower = c.is_lowercase() || c.is_ascii_digit();
+                if c.is_ascii() {
+                    word.push(c.to_ascii_lowercase());
+                    joined.push(c.to_ascii_lowercase());
+                } else {
+                    for l in c.to_lowercase() {
+                        word.push(l);
+                        joined.push(l);
+                    }
+                }
+            } else {
+                prev_lower = false;
+                if !word.is_empty() {
+                    flags |= flags_of(word);
+                    words += 1;
+                    word.clear();
+                }
+            }
+        }
+        if !word.is_empty() {
+            flags |= flags_of(word);
+            words += 1;
+        }
+        if words > 1 {
+            flags |= flags_of(joined);
+        }
+    }
+    flags
 }
 
 /// Classifies an element from its `class`, `id`, `role` and `itemprop` attributes.
@@ -354,23 +438,24 @@ pub fn mark(
     if class.is_none() && id.is_none() {
         return Mark::Neutral;
     }
-    let mut toks = Vec::new();
+    let (mut word, mut joined) = (String::new(), String::new());
+    let mut flags = 0;
     for v in [class, id].into_iter().flatten() {
-        tokens(v, &mut toks);
+        flags |= value_flags(v, &mut word, &mut joined);
     }
-    if any_word(&toks, COMMENT_WORDS) || any_prefix(&toks, COMMENT_PREFIXES) {
+    if flags & COMMENT != 0 {
         return Mark::Comments;
     }
-    if any_word(&toks, BOILERPLATE_WORDS) || any_prefix(&toks, BOILERPLATE_PREFIXES) {
+    if flags & BOILERPLATE != 0 {
         return Mark::Boilerplate;
     }
-    let strong = any_word(&toks, STRONG_CONTENT_WORDS);
-    let furniture = any_word(&toks, FURNITURE_WORDS) || any_prefix(&toks, FURNITURE_PREFIXES);
+    let strong = flags & STRONG_CONTENT != 0;
+    let furniture = flags & FURNITURE != 0;
     match (strong, furniture) {
         (true, true) => Mark::Neutral,
         (true, false) => Mark::Content,
         (false, true) => Mark::Furniture,
-        (false, false) if any_word(&toks, CONTENT_WORDS) => Mark::Content,
+        (false, false) if flags & CONTENT != 0 => Mark::Content,
         (false, false) => Mark::Neutral,
     }
 }
