@@ -65,7 +65,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         let secs = start.elapsed().as_secs_f64();
-        eprintln!("parse only: {:.1} pages/s ({nodes} nodes)", (pages.len() * repeat) as f64 / secs);
+        eprintln!(
+            "parse only: {:.1} pages/s ({nodes} nodes)",
+            (pages.len() * repeat) as f64 / secs
+        );
     }
     let start = Instant::now();
     let mut result = serde_json::Map::new();

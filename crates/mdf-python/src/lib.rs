@@ -214,9 +214,8 @@ fn extract_html<'py>(
         .map_err(|e| errors::ConfigError::new_err(format!("html_extractor params: {e}")))?;
     let extractor = mdf_html::Extractor::from_params(&params);
     let body = html.to_vec();
-    let result = py.detach(move || {
-        extractor.extract_bytes(&body, content_type.as_deref(), url.as_deref())
-    });
+    let result =
+        py.detach(move || extractor.extract_bytes(&body, content_type.as_deref(), url.as_deref()));
     let e = result.map_err(|err| errors::DataError::new_err(err.to_string()))?;
     let out = PyDict::new(py);
     out.set_item("text", e.text)?;
