@@ -29,3 +29,9 @@ def describe(name: str, py_ops: dict[str, tuple[str, str, Any]] | None = ...) ->
 def minhash_signatures(
     texts: list[str], n_grams: int, num_hashes: int, seed: int
 ) -> list[list[int]]: ...
+def extract_html(
+    html: bytes,
+    content_type: str | None = ...,
+    url: str | None = ...,
+    params_json: str | None = ...,
+) -> dict[str, str | None]: ...

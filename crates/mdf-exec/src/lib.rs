@@ -25,6 +25,7 @@ pub fn builtin_registry() -> Registry {
     mdf_io::register(&mut registry);
     mdf_text::register(&mut registry);
     mdf_dedup::register(&mut registry);
+    mdf_html::register(&mut registry);
     registry
 }
 
