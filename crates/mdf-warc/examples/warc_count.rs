@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use mdf_core::io::{Loader, SourceItem};
 use mdf_core::{MdfError, Result};
 use mdf_io::PathList;
@@ -26,10 +26,21 @@ fn main() -> Result<()> {
     let mut mime = vec!["text/html".to_owned(), "application/xhtml+xml".to_owned()];
     let mut verbose = false;
     while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| MdfError::config(format!("{a} needs a value")));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| MdfError::config(format!("{a} needs a value")))
+        };
         match a.as_str() {
-            "--threads" => threads = value()?.parse().map_err(|_| MdfError::config("--threads"))?,
-            "--shard-mb" => shard_mb = value()?.parse().map_err(|_| MdfError::config("--shard-mb"))?,
+            "--threads" => {
+                threads = value()?
+                    .parse()
+                    .map_err(|_| MdfError::config("--threads"))?
+            }
+            "--shard-mb" => {
+                shard_mb = value()?
+                    .parse()
+                    .map_err(|_| MdfError::config("--shard-mb"))?
+            }
             "--types" => types = value()?.split(',').map(str::to_owned).collect(),
             "--all-mime" => mime.clear(),
             "--verbose" => verbose = true,
@@ -57,20 +68,30 @@ fn main() -> Result<()> {
                         *n += 1;
                         *n - 1
                     };
-                    let Some(shard) = shards.get(i) else { return Ok(()) };
+                    let Some(shard) = shards.get(i) else {
+                        return Ok(());
+                    };
                     let mut local = Totals::default();
                     let mut source = loader.open(shard, 1000)?;
                     while let Some(item) = source.next_item()? {
                         match item {
                             SourceItem::Batch(b) => {
                                 local.rows += b.num_rows() as u64;
-                                let html = b.column_by_name("html").map(|c| c.as_binary::<i32>().values().len());
-                                let text = b.column_by_name("text").map(|c| c.as_string::<i32>().values().len());
-                                local.payload_bytes += (html.unwrap_or(0) + text.unwrap_or(0)) as u64;
+                                let html = b
+                                    .column_by_name("html")
+                                    .map(|c| c.as_binary::<i32>().values().len());
+                                let text = b
+                                    .column_by_name("text")
+                                    .map(|c| c.as_string::<i32>().values().len());
+                                local.payload_bytes +=
+                                    (html.unwrap_or(0) + text.unwrap_or(0)) as u64;
                             }
                             SourceItem::Reject(r) => {
                                 if verbose {
-                                    eprintln!("reject {}@{:?}: {}: {}", r.source, r.offset, r.reason, r.detail);
+                                    eprintln!(
+                                        "reject {}@{:?}: {}: {}",
+                                        r.source, r.offset, r.reason, r.detail
+                                    );
                                 }
                                 *local.rejects.entry(r.reason).or_default() += 1;
                             }
@@ -87,7 +108,9 @@ fn main() -> Result<()> {
         }
     });
     let secs = t0.elapsed().as_secs_f64();
-    let t = totals.into_inner().map_err(|_| MdfError::internal("lock"))?;
+    let t = totals
+        .into_inner()
+        .map_err(|_| MdfError::internal("lock"))?;
     println!(
         "{{\"rows\": {}, \"rejects\": {:?}, \"payload_bytes\": {}, \"input_bytes\": {}, \"seconds\": {:.3}, \"shards\": {}, \"threads\": {}}}",
         t.rows, t.rejects, t.payload_bytes, input_bytes, secs, shards.len(), threads

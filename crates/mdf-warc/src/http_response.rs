@@ -87,7 +87,12 @@ impl<'a> HttpResponse<'a> {
     pub fn payload(&self, max_bytes: usize) -> Result<Cow<'a, [u8]>, HttpError> {
         let mut body: Cow<'a, [u8]> = Cow::Borrowed(self.body);
         if let Some(te) = self.header("Transfer-Encoding") {
-            if te.to_ascii_lowercase().windows(7).any(|w| w == b"chunked") {
+            // Some writers (e.g. for pywb's iana.org crawl) keep the header but store the body
+            // de-chunked, as warcio does: a body whose first line is not a chunk size is taken
+            // as stored.
+            if te.to_ascii_lowercase().windows(7).any(|w| w == b"chunked")
+                && starts_with_chunk_size(self.body)
+            {
                 body = Cow::Owned(dechunk(self.body)?);
             }
         }
@@ -97,21 +102,27 @@ impl<'a> HttpResponse<'a> {
         let ce = String::from_utf8_lossy(ce).trim().to_ascii_lowercase();
         match ce.as_str() {
             "" | "identity" | "none" => Ok(body),
-            "gzip" | "x-gzip" => {
-                decode_all(flate2::read::MultiGzDecoder::new(&body[..]), max_bytes, "gzip")
-                    .map(Cow::Owned)
-            }
+            "gzip" | "x-gzip" => decode_all(
+                flate2::read::MultiGzDecoder::new(&body[..]),
+                max_bytes,
+                "gzip",
+            )
+            .map(Cow::Owned),
             "deflate" => {
                 // Servers send zlib-wrapped (per RFC) or raw deflate; try both.
-                decode_all(flate2::read::ZlibDecoder::new(&body[..]), max_bytes, "deflate")
-                    .or_else(|_| {
-                        decode_all(
-                            flate2::read::DeflateDecoder::new(&body[..]),
-                            max_bytes,
-                            "deflate",
-                        )
-                    })
-                    .map(Cow::Owned)
+                decode_all(
+                    flate2::read::ZlibDecoder::new(&body[..]),
+                    max_bytes,
+                    "deflate",
+                )
+                .or_else(|_| {
+                    decode_all(
+                        flate2::read::DeflateDecoder::new(&body[..]),
+                        max_bytes,
+                        "deflate",
+                    )
+                })
+                .map(Cow::Owned)
             }
             "zstd" => {
                 let decoder = zstd::stream::read::Decoder::with_buffer(&body[..])
@@ -171,10 +182,7 @@ pub fn dechunk(body: &[u8]) -> Result<Vec<u8>, HttpError> {
         if size > rest.len() {
             return Err(err(
                 "bad_chunked_encoding",
-                format!(
-                    "a {size}-byte chunk but only {} bytes remain",
-                    rest.len()
-                ),
+                format!("a {size}-byte chunk but only {} bytes remain", rest.len()),
             ));
         }
         out.extend_from_slice(&rest[..size]);
@@ -191,6 +199,14 @@ pub fn dechunk(body: &[u8]) -> Result<Vec<u8>, HttpError> {
             ));
         }
     }
+}
+
+fn starts_with_chunk_size(body: &[u8]) -> bool {
+    let Some(nl) = memchr::memchr(b'\n', &body[..body.len().min(64)]) else {
+        return false;
+    };
+    let line = trim_cr(&body[..nl]);
+    parse_hex(line.split(|&c| c == b';').next().map(trim).unwrap_or(b"")).is_some()
 }
 
 fn parse_hex(b: &[u8]) -> Option<usize> {
@@ -247,17 +263,23 @@ mod tests {
 
     #[test]
     fn parses_status_headers_and_body() {
-        let block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nX: y\r\n\r\n<p>hi";
+        let block =
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nX: y\r\n\r\n<p>hi";
         let r = HttpResponse::parse(block).unwrap();
         assert_eq!(r.status, 200);
-        assert_eq!(r.header("content-type").unwrap(), b"text/html; charset=utf-8");
+        assert_eq!(
+            r.header("content-type").unwrap(),
+            b"text/html; charset=utf-8"
+        );
         assert_eq!(&*r.payload(100).unwrap(), b"<p>hi");
         assert_eq!(media_type(b" Text/HTML ; charset=x"), "text/html");
         // No reason phrase, bare LF line ends.
         let r = HttpResponse::parse(b"HTTP/1.0 404\nA: b\n\nbody").unwrap();
         assert_eq!((r.status, r.body), (404, &b"body"[..]));
         assert_eq!(
-            HttpResponse::parse(b"HTTP/1.1 2x0 OK\r\n\r\n").unwrap_err().reason,
+            HttpResponse::parse(b"HTTP/1.1 2x0 OK\r\n\r\n")
+                .unwrap_err()
+                .reason,
             "bad_http_header"
         );
         assert_eq!(
@@ -286,18 +308,28 @@ mod tests {
         assert_eq!(&*r.payload(1000).unwrap(), b"<html>hello</html>");
         assert_eq!(r.payload(5).unwrap_err().reason, "payload_too_large");
 
-        let bad = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc";
+        // Stored de-chunked despite the header: taken as is.
+        let dechunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n<html>\nabc";
+        let r = HttpResponse::parse(dechunked).unwrap();
+        assert_eq!(&*r.payload(100).unwrap(), b"<html>\nabc");
+        let bad = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n";
         let e = HttpResponse::parse(bad).unwrap().payload(100).unwrap_err();
         assert_eq!(e.reason, "bad_chunked_encoding");
         let short = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc";
-        let e = HttpResponse::parse(short).unwrap().payload(100).unwrap_err();
+        let e = HttpResponse::parse(short)
+            .unwrap()
+            .payload(100)
+            .unwrap_err();
         assert_eq!(e.reason, "bad_chunked_encoding");
 
         let br = b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\n\r\nxxxx";
         let e = HttpResponse::parse(br).unwrap().payload(100).unwrap_err();
         assert_eq!(e.reason, "unsupported_content_encoding");
         let bad_gz = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\nnot gzip";
-        let e = HttpResponse::parse(bad_gz).unwrap().payload(100).unwrap_err();
+        let e = HttpResponse::parse(bad_gz)
+            .unwrap()
+            .payload(100)
+            .unwrap_err();
         assert_eq!(e.reason, "bad_content_encoding");
 
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -7,16 +7,20 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod common_crawl_loader;
 pub mod http_response;
+pub mod http_source;
 pub mod warc_loader;
 pub mod warc_record;
 
 #[cfg(test)]
 mod testutil;
 
+pub use common_crawl_loader::{CommonCrawlLoader, CommonCrawlLoaderParams};
 pub use warc_loader::{warc_schema, WarcLoader, WarcLoaderParams};
 
 /// Registers the loaders of this crate.
 pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_loader::<WarcLoader>();
+    registry.register_loader::<CommonCrawlLoader>();
 }

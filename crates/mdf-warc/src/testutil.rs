@@ -59,7 +59,10 @@ pub fn crawl(pages: usize, tag: &str) -> (Vec<Vec<u8>>, Vec<String>) {
             b"GET / HTTP/1.1\r\n\r\n",
         ));
         let id = format!("{tag}-{i}");
-        let body = format!("<html><p>page {i} of {tag}</p>{}</html>", "x".repeat(i * 37 % 500));
+        let body = format!(
+            "<html><p>page {i} of {tag}</p>{}</html>",
+            "x".repeat(i * 37 % 500)
+        );
         records.push(html_response(&id, &url, body.as_bytes()));
         ids.push(format!("<urn:uuid:{id}>"));
         records.push(record(

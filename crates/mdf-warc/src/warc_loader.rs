@@ -90,8 +90,7 @@ fn default_shard_size_mb() -> f64 {
 
 impl Params for WarcLoaderParams {
     fn check(&self) -> std::result::Result<(), String> {
-        if self.paths.as_slice().is_empty() || self.paths.as_slice().iter().any(|p| p.is_empty())
-        {
+        if self.paths.as_slice().is_empty() || self.paths.as_slice().iter().any(|p| p.is_empty()) {
             return Err("`paths` must name at least one file, directory or glob".into());
         }
         check_record_types(&self.record_types)?;
@@ -141,7 +140,10 @@ impl Selection {
     pub fn new(record_types: &[String], mime_types: &[String], max_record_mb: f64) -> Self {
         Selection {
             record_types: record_types.to_vec(),
-            mime_types: mime_types.iter().map(|m| m.trim().to_ascii_lowercase()).collect(),
+            mime_types: mime_types
+                .iter()
+                .map(|m| m.trim().to_ascii_lowercase())
+                .collect(),
             max_record_bytes: mib_to_bytes(max_record_mb),
         }
     }
@@ -155,7 +157,7 @@ impl Selection {
     fn wants_mime(&self, content_type: &[u8]) -> bool {
         self.mime_types.is_empty() || {
             let m = media_type(content_type);
-            self.mime_types.iter().any(|t| *t == m)
+            self.mime_types.contains(&m)
         }
     }
 }
@@ -475,6 +477,9 @@ impl Rows {
                     }
                     content_type = Some(ct.to_vec());
                     html = Some(rec.block.into());
+                } else if record_type_lc == b"revisit" && rec.block.trim_ascii().is_empty() {
+                    // A revisit may carry no HTTP headers at all.
+                    content_type = None;
                 } else {
                     let http = match HttpResponse::parse(rec.block) {
                         Ok(h) => h,
@@ -482,9 +487,11 @@ impl Rows {
                         Err(_) if rec.format == Format::Arc => return Ok(()),
                         Err(e) => return Err(bad(rec.offset, e.reason, e.detail)),
                     };
-                    let ct = http
-                        .header("Content-Type")
-                        .or_else(|| (rec.format == Format::Arc).then(|| rec.header("content-type")).flatten());
+                    let ct = http.header("Content-Type").or_else(|| {
+                        (rec.format == Format::Arc)
+                            .then(|| rec.header("content-type"))
+                            .flatten()
+                    });
                     if identified.is_none() && !sel.wants_mime(ct.unwrap_or(b"")) {
                         return Ok(());
                     }
@@ -538,7 +545,10 @@ impl Rows {
             .or_else(|| rec.header("url"))
             .map(|u| {
                 // WARC/1.0 writers sometimes wrap the URI in angle brackets.
-                let u = u.strip_prefix(b"<").and_then(|u| u.strip_suffix(b">")).unwrap_or(u);
+                let u = u
+                    .strip_prefix(b"<")
+                    .and_then(|u| u.strip_suffix(b">"))
+                    .unwrap_or(u);
                 lossy(u).into_owned()
             });
         let date = rec.header("WARC-Date").or_else(|| rec.header("date"));

@@ -85,7 +85,9 @@ impl<'a> RecordView<'a> {
     /// `content-type`, `length`).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
         if self.format == Format::Arc {
-            let i = ARC_FIELDS.iter().position(|f| f.eq_ignore_ascii_case(name))?;
+            let i = ARC_FIELDS
+                .iter()
+                .position(|f| f.eq_ignore_ascii_case(name))?;
             let f = self.fields.get(i)?;
             return Some(&self.header[f.value.0..f.value.1]);
         }
@@ -117,7 +119,10 @@ impl<'a> RecordView<'a> {
 /// Why a fill stopped: the input failed (worth a retry) or the data is damaged.
 enum Fault {
     Io(io::Error),
-    Data { reason: &'static str, detail: String },
+    Data {
+        reason: &'static str,
+        detail: String,
+    },
 }
 
 impl From<io::Error> for Fault {
@@ -620,8 +625,8 @@ impl<R: Read> WarcReader<R> {
         if self.gzip {
             self.member = None;
             self.in_segment = false;
-            let retained = self.raw.keep_from == Some(self.seg_start)
-                && self.seg_start >= self.raw.base;
+            let retained =
+                self.raw.keep_from == Some(self.seg_start) && self.seg_start >= self.raw.base;
             self.resync_from = Some(if retained {
                 self.seg_start + 1
             } else {
@@ -734,7 +739,10 @@ impl<R: Read> WarcReader<R> {
             Err(detail) => {
                 return self.skip_after_bad_header(BadRecord {
                     offset,
-                    reason: "bad_warc_header",
+                    reason: match format {
+                        Format::Warc => "bad_warc_header",
+                        Format::Arc => "bad_arc_header",
+                    },
                     detail,
                 })
             }
@@ -957,8 +965,12 @@ impl<R: Read> WarcReader<R> {
         let skipped = self.data_base + self.pos as u64 - start;
         let detail = match (self.gzip, found) {
             (true, _) => format!("{skipped} bytes of the gzip member are not a WARC record"),
-            (false, true) => format!("{skipped} bytes before the next record are not a WARC record"),
-            (false, false) => format!("{skipped} bytes at the end of the file are not a WARC record"),
+            (false, true) => {
+                format!("{skipped} bytes before the next record are not a WARC record")
+            }
+            (false, false) => {
+                format!("{skipped} bytes at the end of the file are not a WARC record")
+            }
         };
         Ok(Parsed::Bad(BadRecord {
             offset,
@@ -1041,7 +1053,8 @@ fn trial_inflate_is_warc(b: &[u8]) -> bool {
         }
     }
     let rest = trim_start_newlines(&out);
-    rest.len() >= 5 && rest.starts_with(b"WARC/") || (!rest.is_empty() && b"WARC/".starts_with(rest))
+    rest.len() >= 5 && rest.starts_with(b"WARC/")
+        || (!rest.is_empty() && b"WARC/".starts_with(rest))
 }
 
 fn trim_end_cr_lf(b: &[u8]) -> &[u8] {
@@ -1091,7 +1104,7 @@ fn parse_length(b: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    digits
-        .iter()
-        .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    digits.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
