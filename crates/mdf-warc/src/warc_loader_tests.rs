@@ -423,3 +423,118 @@ fn params_are_checked() {
     p.max_record_mb = 0.0;
     assert!(p.check().is_err());
 }
+
+/// xorshift64*: a deterministic generator for the mutation test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Damages bytes inside `data[a..b]`: flips, deletions, insertions or a cut-out stretch.
+fn mutate(rng: &mut Rng, data: &[u8], a: usize, b: usize) -> Vec<u8> {
+    let mut out = data[..a].to_vec();
+    let mut region = data[a..b].to_vec();
+    for _ in 0..1 + rng.below(4) {
+        if region.is_empty() {
+            break;
+        }
+        let i = rng.below(region.len());
+        match rng.below(4) {
+            0 => region[i] ^= 1 << rng.below(8),
+            1 => {
+                region.remove(i);
+            }
+            2 => region.insert(i, rng.next() as u8),
+            _ => {
+                let j = (i + rng.below(64)).min(region.len());
+                region.drain(i..j);
+            }
+        }
+    }
+    out.extend_from_slice(&region);
+    out.extend_from_slice(&data[b..]);
+    out
+}
+
+/// Random damage to one record (its gzip member, or its bytes in a plain file) never panics
+/// and never loses another record: a libFuzzer-free companion of `fuzz/`, run in CI.
+#[test]
+fn random_damage_to_one_record_loses_no_other_record() {
+    let (records, _) = crawl(8, "z");
+    let all_ids: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| {
+            let s = memchr::memmem::find(r, b"WARC-Record-ID: ").unwrap() + 16;
+            let e = s + memchr::memchr(b'\r', &r[s..]).unwrap();
+            r[s..e].to_vec()
+        })
+        .collect();
+    let (gz, member_offsets) = gzip_members(&records);
+    let plain = records.concat();
+    let mut plain_offsets = vec![0usize];
+    for r in &records {
+        plain_offsets.push(plain_offsets.last().unwrap() + r.len());
+    }
+    let mut gz_bounds: Vec<usize> = member_offsets.iter().map(|&o| o as usize).collect();
+    gz_bounds.push(gz.len());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let everything = |path: &Path| {
+        let mut l = loader_for(path);
+        l.params.record_types = RECORD_TYPES.iter().map(|s| s.to_string()).collect();
+        l.params.mime_types.clear();
+        WarcLoader::new(l.params)
+    };
+    let iterations = 400;
+    for iter in 0..iterations {
+        let gzip_input = iter % 2 == 0;
+        let (data, bounds, name) = if gzip_input {
+            (&gz, &gz_bounds, "m.warc.gz")
+        } else {
+            (&plain, &plain_offsets, "m.warc")
+        };
+        let k = rng.below(records.len());
+        let mutated = mutate(&mut rng, data, bounds[k], bounds[k + 1]);
+        let path = tmp.path().join(name);
+        fs::write(&path, &mutated).unwrap();
+        let loader = everything(&path);
+        // Whole file and split in two at a random point.
+        let cut = 1 + rng.below(mutated.len() - 1) as u64;
+        let shards = [
+            whole(&path),
+            ShardSpec {
+                end: Some(cut),
+                ..whole(&path)
+            },
+            ShardSpec {
+                start: cut,
+                ..whole(&path)
+            },
+        ];
+        let (batches, _) = read_all(&loader, &shards[0], 64);
+        let got: std::collections::HashSet<String> = ids(&batches).into_iter().collect();
+        // Only responses/resources/conversions/revisits become rows; which ones are in the
+        // crawl is known from the record types.
+        for (i, id) in all_ids.iter().enumerate() {
+            let selected = memchr::memmem::find(&records[i], b"WARC-Type: response").is_some();
+            if i != k && selected {
+                let id = String::from_utf8(id.clone()).unwrap();
+                assert!(got.contains(&id), "iteration {iter} ({name}, record {k} damaged): {id} lost");
+            }
+        }
+        let mut split = ids(&read_all(&loader, &shards[1], 64).0);
+        split.extend(ids(&read_all(&loader, &shards[2], 64).0));
+        let split_set: std::collections::HashSet<String> = split.iter().cloned().collect();
+        assert_eq!(split.len(), split_set.len(), "iteration {iter}: a record read twice");
+    }
+}
