@@ -37,7 +37,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::http_response::{media_type, HttpResponse};
-use crate::warc_record::{BadRecord, Format, ReaderOptions, RecordView, WarcItem, WarcReader};
+use crate::warc_record::{
+    is_gzip, BadRecord, Format, ReaderOptions, RecordView, WarcItem, WarcReader, DETECT_BYTES,
+};
 
 /// File name endings a directory walk picks up.
 pub const WARC_EXTENSIONS: &[&str] = &["warc", "warc.gz", "wet", "wet.gz", "arc", "arc.gz"];
@@ -259,12 +261,17 @@ impl Loader for WarcLoader {
     fn open(&self, shard: &ShardSpec, batch_size: usize) -> Result<Box<dyn RecordSource>> {
         let path = shard.path.as_str();
         let mut file = File::open(path).map_err(|e| MdfError::io(path, e))?;
+        // A shard inside the file decides the format from the file's head, as the first
+        // shard does.
         let gzip = if shard.start > 0 {
-            let mut magic = [0u8; 2];
-            let n = file.read(&mut magic).map_err(|e| MdfError::io(path, e))?;
+            let mut head = Vec::with_capacity(DETECT_BYTES);
+            (&mut file)
+                .take(DETECT_BYTES as u64)
+                .read_to_end(&mut head)
+                .map_err(|e| MdfError::io(path, e))?;
             file.seek(SeekFrom::Start(shard.start - 1))
                 .map_err(|e| MdfError::io(path, e))?;
-            Some(n == 2 && magic == [0x1f, 0x8b])
+            Some(is_gzip(&head))
         } else {
             None
         };

@@ -495,7 +495,7 @@ fn random_damage_to_one_record_loses_no_other_record() {
         l.params.mime_types.clear();
         WarcLoader::new(l.params)
     };
-    let iterations = 400;
+    let iterations = 1000;
     for iter in 0..iterations {
         let gzip_input = iter % 2 == 0;
         let (data, bounds, name) = if gzip_input {
@@ -521,7 +521,7 @@ fn random_damage_to_one_record_loses_no_other_record() {
                 ..whole(&path)
             },
         ];
-        let (batches, _) = read_all(&loader, &shards[0], 64);
+        let (batches, rejects) = read_all(&loader, &shards[0], 64);
         let got: std::collections::HashSet<String> = ids(&batches).into_iter().collect();
         // Only responses/resources/conversions/revisits become rows; which ones are in the
         // crawl is known from the record types.
@@ -529,12 +529,23 @@ fn random_damage_to_one_record_loses_no_other_record() {
             let selected = memchr::memmem::find(&records[i], b"WARC-Type: response").is_some();
             if i != k && selected {
                 let id = String::from_utf8(id.clone()).unwrap();
-                assert!(got.contains(&id), "iteration {iter} ({name}, record {k} damaged): {id} lost");
+                assert!(
+                    got.contains(&id),
+                    "iteration {iter} ({name}, record {k} damaged): {id} lost; rejects \
+                     {rejects:?}; damaged record: {:?}",
+                    String::from_utf8_lossy(
+                        &mutated[bounds[k]..(bounds[k + 1] + 40).min(mutated.len())]
+                    )
+                );
             }
         }
         let mut split = ids(&read_all(&loader, &shards[1], 64).0);
         split.extend(ids(&read_all(&loader, &shards[2], 64).0));
         let split_set: std::collections::HashSet<String> = split.iter().cloned().collect();
-        assert_eq!(split.len(), split_set.len(), "iteration {iter}: a record read twice");
+        assert_eq!(
+            split.len(),
+            split_set.len(),
+            "iteration {iter}: a record read twice"
+        );
     }
 }

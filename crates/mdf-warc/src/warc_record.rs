@@ -284,6 +284,20 @@ fn trim_start_newlines(b: &[u8]) -> &[u8] {
     &b[n..]
 }
 
+/// How many leading bytes [`is_gzip`] wants.
+pub const DETECT_BYTES: usize = 64 * 1024;
+
+/// Whether a file starting with `head` is gzip: it starts with the gzip magic, or (a damaged
+/// first member) it is not a WARC/ARC record and holds a gzip magic further on.
+pub fn is_gzip(head: &[u8]) -> bool {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return true;
+    }
+    let text = trim_start_newlines(head);
+    !(text.starts_with(b"WARC/") || text.starts_with(b"filedesc://"))
+        && memmem::find(head, b"\x1f\x8b\x08").is_some()
+}
+
 /// Options of a [`WarcReader`].
 #[derive(Debug, Clone, Copy)]
 pub struct ReaderOptions {
@@ -354,8 +368,8 @@ impl<R: Read> WarcReader<R> {
         let gzip = match opts.gzip {
             Some(g) => g,
             None => {
-                raw.ensure(2)?;
-                raw.available().starts_with(&[0x1f, 0x8b])
+                raw.ensure(DETECT_BYTES)?;
+                is_gzip(raw.available())
             }
         };
         Ok(WarcReader {
@@ -661,11 +675,13 @@ impl<R: Read> WarcReader<R> {
     /// after the shard start (the reader was opened one byte before it, so a record starting
     /// exactly there is found by its preceding newline).
     fn align_plain_shard(&mut self) -> io::Result<()> {
-        self.at_start = false;
         if self.opts.start == 0 {
+            self.at_start = false;
             return Ok(());
         }
-        match self.scan_data_for_warc() {
+        let found = self.scan_data_for_warc();
+        self.at_start = false;
+        match found {
             Ok(true) => Ok(()),
             Ok(false) | Err(Fault::Data { .. }) => {
                 self.finished = true;
@@ -861,6 +877,10 @@ impl<R: Read> WarcReader<R> {
                 for nl in memchr::memchr_iter(b'\n', header) {
                     let line_end = nl - count_trailing_cr(&header[line_start..nl]);
                     let line = &header[line_start..line_end];
+                    if memmem::find(line, b"WARC/1.").is_some() {
+                        // The header ran into the next record: this one is cut short.
+                        return Err("the header block runs into another record".into());
+                    }
                     if matches!(line.first(), Some(b' ' | b'\t')) {
                         // A continuation line extends the previous value.
                         if let Some(last) = self.fields.last_mut() {
@@ -928,9 +948,12 @@ impl<R: Read> WarcReader<R> {
         }
     }
 
-    /// Rejects `bad` and scans for the next `WARC/1.` line from `from` (relative to `pos`).
+    /// Rejects `bad` and scans for the next `WARC/1.` line starting at or after `from`
+    /// (relative to `pos`, past the record's version line).
     fn resync_after(&mut self, from: usize, bad: BadRecord) -> io::Result<Parsed> {
-        self.pos += from;
+        // Include the byte before `from`: a record may start right at `from` (e.g. when a
+        // damaged header end made the real next record look like this one's block).
+        self.pos += from.saturating_sub(1);
         match self.scan_data_for_warc() {
             Ok(_) => Ok(Parsed::Bad(bad)),
             Err(Fault::Io(e)) => Err(e),
@@ -979,17 +1002,24 @@ impl<R: Read> WarcReader<R> {
         }))
     }
 
-    /// Moves `pos` to the next line starting with `WARC/1.` (searching from `pos`, which must
-    /// not itself be a record start), or to the end of the segment. `Ok(found)`.
+    /// Moves `pos` to the next `WARC/1.` (searching from `pos`, which must not itself be a
+    /// record start), or to the end of the segment. `Ok(found)`. Aligning a shard requires the
+    /// version to start a line; resynchronising after damage does not, since the damage may
+    /// have hit the line end before the next record.
     fn scan_data_for_warc(&mut self) -> Result<bool, Fault> {
-        const NEEDLE: &[u8] = b"\nWARC/1.";
+        let needle: &[u8] = if self.at_start {
+            b"\nWARC/1."
+        } else {
+            b"WARC/1."
+        };
+        let skip = usize::from(self.at_start);
         loop {
-            if let Some(i) = memmem::find(&self.data[self.pos..], NEEDLE) {
-                self.pos += i + 1;
+            if let Some(i) = memmem::find(&self.data[self.pos..], needle) {
+                self.pos += i + skip;
                 return Ok(true);
             }
             // Keep a tail that may hold the start of the needle.
-            let keep = (self.data.len() - self.pos).min(NEEDLE.len() - 1);
+            let keep = (self.data.len() - self.pos).min(needle.len() - 1);
             self.pos = self.data.len() - keep;
             if !self.fill()? {
                 self.pos = self.data.len();
