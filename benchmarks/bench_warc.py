@@ -38,7 +38,11 @@ PAGES = REPO.parent / "shared" / "data" / "article-extraction" / "html"
 
 def load_pages() -> list[bytes]:
     if PAGES.is_dir():
-        pages = [p.read_bytes() for p in sorted(PAGES.iterdir()) if p.is_file()]
+        pages = [
+            gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()
+            for p in sorted(PAGES.iterdir())
+            if p.is_file()
+        ]
         if pages:
             return pages
     rng = random.Random(1)

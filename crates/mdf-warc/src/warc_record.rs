@@ -321,6 +321,7 @@ pub struct WarcReader<R> {
     /// The format of the file, once its first record is seen.
     format: Option<Format>,
     member: Option<Member>,
+    spare_inflate: Option<Decompress>,
     /// Gzip: file offset of the current member.
     seg_start: u64,
     /// Gzip: a member has been started and its data is being cut into records.
@@ -378,6 +379,7 @@ impl<R: Read> WarcReader<R> {
             gzip,
             format: None,
             member: None,
+            spare_inflate: None,
             seg_start: opts.start,
             in_segment: false,
             seg_ended: false,
@@ -500,8 +502,17 @@ impl<R: Read> WarcReader<R> {
         };
         self.raw.keep_from = Some(start);
         self.raw.consume(len);
+        // Reuse the inflate state of the previous member: CommonCrawl has one member per
+        // record, and a fresh state costs an allocation of its window.
+        let inflate = match self.spare_inflate.take() {
+            Some(mut d) => {
+                d.reset(false);
+                d
+            }
+            None => Decompress::new(false),
+        };
         self.member = Some(Member {
-            inflate: Decompress::new(false),
+            inflate,
             crc: Crc::new(),
         });
         self.seg_start = start;
@@ -600,7 +611,9 @@ impl<R: Read> WarcReader<R> {
                         "the gzip member's CRC-32 or size does not match its data",
                     ));
                 }
-                self.member = None;
+                if let Some(done) = self.member.take() {
+                    self.spare_inflate = Some(done.inflate);
+                }
                 self.seg_ended = true;
                 return Ok(produced > 0);
             }
