@@ -104,10 +104,11 @@ def test_iana_rows_carry_the_documented_columns(pywb, tmp_path):
     assert first["payload_digest"].startswith("sha1:")
     # iana.org pages were stored de-chunked under a `Transfer-Encoding: chunked` header.
     ok = [r for r in rows if r["http_status"] == 200]
-    assert len(ok) == 18
+    assert len(ok) == 16
     assert all(b"<html" in r["html"][:2000].lower() for r in ok)
-    # Two are 302 redirects with an empty body.
-    assert [r["html"] for r in rows if r["http_status"] == 302] == [b"", b""]
+    # The other four are redirects (two with an empty body).
+    redirects = sorted(len(r["html"]) for r in rows if r["http_status"] == 302)
+    assert redirects[:2] == [0, 0] and len(redirects) == 4
     # Offsets point at each record's gzip member: re-reading from there gives the record.
     data = (pywb / "iana.warc.gz").read_bytes()
     import zlib
