@@ -1,6 +1,6 @@
 //! Reads WARC files with `WarcLoader` and prints rows, rejects by reason, payload bytes and
 //! throughput: `cargo run --release -p mdf-warc --example warc_count -- [--threads N]
-//! [--shard-mb M] [--types response,conversion] [--all-mime] FILE...`
+//! [--shard-mb M] [--batch-size B] [--types response,conversion] [--all-mime] FILE...`
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -25,6 +25,7 @@ fn main() -> Result<()> {
     let mut types = vec!["response".to_owned(), "conversion".to_owned()];
     let mut mime = vec!["text/html".to_owned(), "application/xhtml+xml".to_owned()];
     let mut verbose = false;
+    let mut batch_size = 100usize;
     while let Some(a) = args.next() {
         let mut value = || {
             args.next()
@@ -44,6 +45,9 @@ fn main() -> Result<()> {
             "--types" => types = value()?.split(',').map(str::to_owned).collect(),
             "--all-mime" => mime.clear(),
             "--verbose" => verbose = true,
+            "--batch-size" => {
+                batch_size = value()?.parse().map_err(|_| MdfError::config("--batch-size"))?
+            }
             _ => files.push(a),
         }
     }
@@ -72,7 +76,7 @@ fn main() -> Result<()> {
                         return Ok(());
                     };
                     let mut local = Totals::default();
-                    let mut source = loader.open(shard, 1000)?;
+                    let mut source = loader.open(shard, batch_size)?;
                     while let Some(item) = source.next_item()? {
                         match item {
                             SourceItem::Batch(b) => {
