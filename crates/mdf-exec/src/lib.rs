@@ -22,6 +22,7 @@ pub fn builtin_registry() -> Registry {
     let mut registry = Registry::default();
     mdf_io::register(&mut registry);
     mdf_text::register(&mut registry);
+    mdf_image::register(&mut registry);
     registry
 }
 
