@@ -166,7 +166,7 @@ fn phash(l: &[u8], w: usize, h: usize, hash_size: usize) -> Bits {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -187,6 +187,48 @@ mod tests {
         let a = Bits::from_hex("ffff0000ffff0000", 64).unwrap();
         let b = Bits::from_hex("ffff0000ffff0003", 64).unwrap();
         assert_eq!(a.hamming(&b), 2);
+    }
+
+    /// A deterministic test pattern (reproduced in Python to make the golden values).
+    pub(crate) fn pattern(w: usize, h: usize) -> Vec<u8> {
+        (0..h)
+            .flat_map(|y| (0..w).map(move |x| ((x * 37 + y * 91 + (x * y) % 23 * 7) % 256) as u8))
+            .collect()
+    }
+
+    /// Golden values from imagehash 4.3.2 on Pillow 13.0 (`Image.fromarray(pattern, "L")`).
+    #[test]
+    fn golden_hashes_match_imagehash() {
+        let cases = [
+            (
+                (20, 60),
+                "eabbb5c796094a24",
+                "ca6a338db1b4c71492d209f44ad7242e65fcd3cbb05b7aa54aad2d1a2f3e8364",
+                "d95ab391ae61abb4",
+                "6dab595970b8c9de",
+            ),
+            (
+                (60, 20),
+                "9bf015f74cb46a82",
+                "8b5ef0d9154cf7f14c7ea4e76a1982aa5f9124269bc55d3188d51523b6ce5525",
+                "885c95b669494eaa",
+                "64ee6d5bbca12710",
+            ),
+            (
+                (97, 41),
+                "9e49e48e1a1ba4e7",
+                "9e61493be4168ece1a211bf9b4fae77e33c50ba97d1a98ceb72e23204159a526",
+                "a6c2ac5928656c26",
+                "92faf70c8c373697",
+            ),
+        ];
+        for ((w, h), p8, p16, d8, a8) in cases {
+            let l = pattern(w, h);
+            assert_eq!(hash(HashKind::Phash, 8, &l, w, h).to_hex(), p8, "{w}x{h}");
+            assert_eq!(hash(HashKind::Phash, 16, &l, w, h).to_hex(), p16, "{w}x{h}");
+            assert_eq!(hash(HashKind::Dhash, 8, &l, w, h).to_hex(), d8, "{w}x{h}");
+            assert_eq!(hash(HashKind::Ahash, 8, &l, w, h).to_hex(), a8, "{w}x{h}");
+        }
     }
 
     #[test]

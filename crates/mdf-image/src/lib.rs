@@ -11,6 +11,7 @@ mod column;
 pub mod decode;
 pub mod hashes;
 pub mod header;
+mod image_decontamination_filter;
 mod image_folder_loader;
 mod image_metadata_refiner;
 mod image_phash_refiner;
@@ -26,6 +27,7 @@ mod tar;
 mod testimg;
 mod webdataset_loader;
 
+pub use image_decontamination_filter::ImageDecontaminationFilter;
 pub use image_folder_loader::{ImageFolderLoader, ImageFolderLoaderParams};
 pub use image_metadata_refiner::ImageMetadataRefiner;
 pub use image_phash_refiner::ImagePhashRefiner;
@@ -43,4 +45,5 @@ pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_operator::<ImageVisualDegradationsRefiner>();
     registry.register_operator::<ImageQualityFilter>();
     registry.register_operator::<ImagePhashRefiner>();
+    registry.register_operator::<ImageDecontaminationFilter>();
 }
