@@ -289,7 +289,8 @@ mod tests {
     /// (sum, first 12 pixels). 20x60 -> 9x8 runs the vertical pass first, 60x20 the horizontal.
     #[test]
     fn lanczos_matches_pillow_in_both_pass_orders() {
-        let cases: [((usize, usize, usize, usize), u64, [u8; 12]); 3] = [
+        type Case = ((usize, usize, usize, usize), u64, [u8; 12]);
+        let cases: [Case; 3] = [
             (
                 (20, 60, 9, 8),
                 9069,
