@@ -77,6 +77,8 @@ def run(
     set: list[str] | None = None,
 ) -> dict[str, Any]:
     """Runs a pipeline on the local executor and returns its stats (as in ``stats.json``).
+    With ``executor.metrics.generate_report: true`` it also writes ``report.html`` into the run
+    directory; its path is then under the ``"report"`` key.
 
     An existing run directory is resumed (completed shards are skipped) unless
     ``overwrite=True``.
@@ -92,7 +94,22 @@ def run(
         progress,
         OperatorRegistry._native_specs(),
     )
-    return json.loads(out)
+    stats = json.loads(out)
+    if _report_enabled(Path(stats["run_dir"])):
+        from .report import build_report
+
+        stats["report"] = str(build_report(stats["run_dir"]))
+    return stats
+
+
+def _report_enabled(run_dir: Path) -> bool:
+    """``executor.metrics.generate_report`` of the run, as recorded in its manifest."""
+    try:
+        manifest = json.loads((run_dir / "_mdf" / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    metrics = manifest.get("config", {}).get("executor", {}).get("metrics", {})
+    return bool(metrics.get("generate_report"))
 
 
 def list_components() -> list[dict[str, str]]:

@@ -2,11 +2,13 @@
 //! split out); the [`local`] runner runs the per-shard task ([`task::run_shard`]) on N worker
 //! threads and keeps the run directory ([`rundir`]) that makes runs resumable.
 
+pub mod global;
 pub mod local;
 pub mod plan;
 pub mod progress;
 mod rejects;
 pub mod rundir;
+mod staging;
 pub mod task;
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ pub fn builtin_registry() -> Registry {
     mdf_io::register(&mut registry);
     mdf_text::register(&mut registry);
     mdf_image::register(&mut registry);
+    mdf_dedup::register(&mut registry);
     registry
 }
 

@@ -54,11 +54,6 @@ impl Plan {
                 "executor.type: ray is not available yet; use the local executor (type: local)",
             ));
         }
-        if exec.metrics.generate_report {
-            return Err(MdfError::config(
-                "executor.metrics.generate_report: the HTML report is not available yet; set it to false",
-            ));
-        }
         let loader = lookup(&registry.loaders, "loader", &config.data_loader.name)?
             .build(&config.data_loader.params)?;
         let writer = lookup(&registry.writers, "writer", &config.data_writer.name)?

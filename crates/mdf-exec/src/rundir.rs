@@ -3,7 +3,9 @@
 //! - `manifest.json`: resolved config, engine version, plan fingerprint, shard list;
 //! - `shards/NNNNNN.json`: per-shard stats; `done/NNNNNN`: completion markers (written last);
 //! - `rejects/NNNNNN.jsonl`: records and files rejected, with their reason;
-//! - `stats.json`: the merged stats of every completed shard.
+//! - `stats.json`: the merged stats of every completed shard (counts, histograms, timeline);
+//! - `samples.json`: a bounded, deterministic sample of kept and removed records, for the report;
+//! - `progress.json`: live progress, rewritten every second during a run.
 //!
 //! A shard commits in this order: data files (each renamed into place), rejects, stats, marker.
 //! A shard without a marker is cleared (all its files) and redone, so a run killed at any point
@@ -45,12 +47,27 @@ impl RunDir {
         &self.root
     }
 
+    /// `_mdf/`: engine state.
+    pub fn meta_dir(&self) -> &Path {
+        &self.meta
+    }
+
     pub fn manifest_path(&self) -> PathBuf {
         self.meta.join("manifest.json")
     }
 
     pub fn stats_path(&self) -> PathBuf {
         self.meta.join("stats.json")
+    }
+
+    /// Sampled records (kept and removed) for the report.
+    pub fn samples_path(&self) -> PathBuf {
+        self.meta.join("samples.json")
+    }
+
+    /// Live progress, rewritten every second while a run is going.
+    pub fn progress_path(&self) -> PathBuf {
+        self.meta.join("progress.json")
     }
 
     fn shard_stats_path(&self, index: usize) -> PathBuf {
@@ -133,11 +150,12 @@ impl RunDir {
         Ok(total)
     }
 
-    /// `--overwrite`: removes the engine state and every shard data file (nothing else).
+    /// `--overwrite`: removes the engine state, every shard data file and the previous run's
+    /// `report.html` (nothing else), so no file from the old run can pass for the new one's.
     pub fn wipe(&self, data_dir: &Path) -> Result<()> {
         remove_matching(data_dir, |name| {
             let name = name.strip_prefix('.').unwrap_or(name);
-            name.starts_with("part-")
+            name.starts_with("part-") || name == "report.html"
         })?;
         match fs::remove_dir_all(&self.meta) {
             Ok(()) => Ok(()),

@@ -1,68 +1,148 @@
 //! The per-shard task: read one shard, run the operators over each batch, write the kept rows,
 //! reject the bad ones, count everything, commit. Every runner (local threads, Ray tasks) runs
 //! this same function, so they write the same run directory.
+//!
+//! A plan with global operators (dedup) runs its shards once per *segment* (see
+//! [`crate::global`]): segment k reads the loader (k = 0) or the rows staged by segment k-1,
+//! applies the clusters of global step k-1, runs its map operators, and ends with the keys of
+//! global step k (staging its rows under `_mdf/global/`) or, for the last segment, the writer.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use arrow::array::BooleanArray;
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array, UInt64Array};
 use arrow::compute::filter_record_batch;
+use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use arrow::record_batch::RecordBatch;
+use mdf_core::global::{ClusterColumns, DocId, GlobalOperator, KeySink};
 use mdf_core::io::{ShardSpec, SourceItem};
-use mdf_core::stats::{OperatorStats, ShardStats};
+use mdf_core::stats::{Histogram, OperatorStats, Reservoir, ShardStats};
 use mdf_core::{MdfError, Operator, Result, Verdicts};
+use mdf_dedup::partition::{read_shard_clusters, ClusterEntry, KeyFileWriter};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::plan::{Plan, PlanStep};
+use crate::global::{build_global, marker, GlobalDir, Phase};
+use crate::plan::{Plan, PlanStep, PlannedOperator};
 use crate::progress::Progress;
-use crate::rejects::RejectSink;
-use crate::rundir::RunDir;
+use crate::rejects::{sample_json, RejectSink};
+use crate::rundir::{write_atomic, write_json_atomic, RunDir};
+use crate::staging::{StagedSource, StagedWriter};
 
 /// State a worker builds once and reuses for every shard it runs.
 pub struct WorkerState {
-    operators: Vec<BuiltOperator>,
+    segments: Vec<SegmentOps>,
+    /// Every operator of the plan in order (the layout of `ShardStats::operators`).
+    all_operators: Vec<(String, String)>,
     verdicts: Verdicts,
+    keys: KeySink,
+}
+
+/// What one segment runs.
+struct SegmentOps {
+    /// The global step whose clusters this segment applies first.
+    filter: Option<BuiltGlobal>,
+    operators: Vec<BuiltOperator>,
+    /// The global step whose keys this segment extracts last.
+    keys: Option<BuiltGlobal>,
 }
 
 struct BuiltOperator {
-    stage: String,
-    name: String,
+    /// Position in the plan's operators (index into the stats).
+    stat: usize,
     /// `stage/name`, as written in rejects.
     label: String,
     op: Box<dyn Operator>,
     declared: Vec<arrow::datatypes::Field>,
+    /// Declared numeric columns (scores, lengths): the stats keep their histograms.
+    numeric: Vec<String>,
+}
+
+struct BuiltGlobal {
+    /// Which global step (0-based).
+    step: usize,
+    stat: usize,
+    label: String,
+    op: Box<dyn GlobalOperator>,
 }
 
 impl WorkerState {
     pub fn new(plan: &Plan) -> Result<Self> {
-        let mut operators = Vec::new();
-        for step in &plan.steps {
-            match step {
+        let mut segments = vec![SegmentOps {
+            filter: None,
+            operators: Vec::new(),
+            keys: None,
+        }];
+        let mut all_operators = Vec::new();
+        let mut step = 0;
+        let label = |p: &PlannedOperator| format!("{}/{}", p.stage, p.name);
+        for planned in &plan.steps {
+            match planned {
                 PlanStep::Map(ops) => {
                     for p in ops {
                         let op = p.build()?;
-                        operators.push(BuiltOperator {
-                            stage: p.stage.clone(),
-                            name: p.name.clone(),
-                            label: format!("{}/{}", p.stage, p.name),
-                            declared: op.output_fields(),
+                        let declared = op.output_fields();
+                        let numeric = declared
+                            .iter()
+                            .filter(|f| f.data_type().is_numeric())
+                            .map(|f| f.name().clone())
+                            .collect();
+                        let segment = segments.last_mut().ok_or_else(no_segment)?;
+                        segment.operators.push(BuiltOperator {
+                            stat: all_operators.len(),
+                            label: label(p),
+                            declared,
+                            numeric,
                             op,
                         });
+                        all_operators.push((p.stage.clone(), p.name.clone()));
                     }
                 }
                 PlanStep::Global(p) => {
-                    return Err(MdfError::config(format!(
-                        "operator `{}` is a global (dedup) operator; the phase runtime for global \
-                         operators is not available yet",
-                        p.name
-                    )))
+                    let built = |p: &PlannedOperator| -> Result<BuiltGlobal> {
+                        Ok(BuiltGlobal {
+                            step,
+                            stat: all_operators.len(),
+                            label: label(p),
+                            op: build_global(p)?,
+                        })
+                    };
+                    let keys = built(p)?;
+                    let filter = built(p)?;
+                    segments.last_mut().ok_or_else(no_segment)?.keys = Some(keys);
+                    segments.push(SegmentOps {
+                        filter: Some(filter),
+                        operators: Vec::new(),
+                        keys: None,
+                    });
+                    all_operators.push((p.stage.clone(), p.name.clone()));
+                    step += 1;
                 }
             }
         }
         Ok(WorkerState {
-            operators,
+            segments,
+            all_operators,
             verdicts: Verdicts::default(),
+            keys: KeySink::default(),
         })
     }
+
+    fn empty_stats(&self) -> ShardStats {
+        ShardStats {
+            operators: self
+                .all_operators
+                .iter()
+                .map(|(stage, name)| OperatorStats::new(stage, name))
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+fn no_segment() -> MdfError {
+    MdfError::internal("plan without a segment")
 }
 
 /// What a shard task needs besides the plan.
@@ -73,31 +153,93 @@ pub struct TaskContext<'a> {
     pub progress: &'a Progress,
 }
 
-/// Runs one shard to completion and commits it. Returns its stats.
+/// Runs the last segment of one shard (for a plan without global operators, the whole shard)
+/// to completion and commits it. Returns its stats, merged with those of earlier segments.
 pub fn run_shard(
     ctx: &TaskContext<'_>,
     worker: &mut WorkerState,
     shard: &ShardSpec,
 ) -> Result<ShardStats> {
+    let last = worker.segments.len() - 1;
+    run_segment(ctx, worker, last, shard)
+}
+
+/// Where a segment's rows go.
+enum Sink {
+    Output(Box<dyn mdf_core::io::ShardWriter>),
+    Keys {
+        keys: KeyFileWriter,
+        staged: Box<StagedWriter>,
+    },
+}
+
+/// Runs segment `segment` of one shard and commits it.
+pub fn run_segment(
+    ctx: &TaskContext<'_>,
+    worker: &mut WorkerState,
+    segment: usize,
+    shard: &ShardSpec,
+) -> Result<ShardStats> {
     let plan = ctx.plan;
+    let last = segment + 1 == worker.segments.len();
     let data_dir = plan.writer.data_dir();
-    ctx.run_dir.clear_shard(shard.index, &data_dir)?;
-    let mut stats = ShardStats {
-        shards: 1,
-        operators: worker
-            .operators
-            .iter()
-            .map(|o| OperatorStats::new(&o.stage, &o.name))
-            .collect(),
-        ..Default::default()
+    let (rejects_tmp, rejects_final) = if last {
+        ctx.run_dir.clear_shard(shard.index, &data_dir)?;
+        (
+            ctx.run_dir.rejects_tmp_path(shard.index),
+            ctx.run_dir.rejects_path(shard.index),
+        )
+    } else {
+        let dir = ctx.run_dir.rejects_dir();
+        let published = dir.join(format!("{:06}.g{segment:02}.jsonl", shard.index));
+        // An earlier attempt may have published rejects without finishing the segment.
+        remove_if_exists(&published)?;
+        (
+            dir.join(format!(".{:06}.g{segment:02}.jsonl.tmp", shard.index)),
+            published,
+        )
     };
-    let mut rejects = RejectSink::new(
-        ctx.run_dir.rejects_tmp_path(shard.index),
-        ctx.run_dir.rejects_path(shard.index),
-    );
+    let mut stats = worker.empty_stats();
+    let mut rejects = RejectSink::new(rejects_tmp, rejects_final);
     let keep_filtered = plan.config.executor.rejected_samples.enabled;
-    let mut writer = plan.writer.open_shard(shard.index)?;
-    let mut source = plan.loader.open(shard, plan.config.executor.batch_size)?;
+    let sample_capacity = plan.config.executor.metrics.debug_samples_per_operator;
+    stats.kept_samples = Reservoir::new(sample_capacity);
+    let mut sampler = Sampler {
+        shard: shard.index as u64,
+        next_row: 0,
+        capacity: sample_capacity,
+        positions: Vec::new(),
+    };
+    let mut counts = vec![0u64; worker.all_operators.len() + 1];
+    let WorkerState {
+        segments,
+        verdicts,
+        keys: sink_keys,
+        ..
+    } = worker;
+    let seg = &mut segments[segment];
+
+    let mut sink = match &seg.keys {
+        None => Sink::Output(plan.writer.open_shard(shard.index)?),
+        Some(g) => Sink::Keys {
+            keys: KeyFileWriter::new(g.op.num_partitions()),
+            staged: Box::new(StagedWriter::new(
+                GlobalDir::new(ctx.run_dir, g.step).staged_file(shard.index),
+            )),
+        },
+    };
+    let mut clusters = match &seg.filter {
+        None => None,
+        Some(g) => Some(ClusterCursor::load(ctx, g, shard.index)?),
+    };
+    let mut source: Box<dyn mdf_core::io::RecordSource> = match &seg.filter {
+        None => plan.loader.open(shard, plan.config.executor.batch_size)?,
+        Some(g) => Box::new(StagedSource::open(
+            &GlobalDir::new(ctx.run_dir, g.step).staged_file(shard.index),
+            plan.config.executor.batch_size,
+        )?),
+    };
+    let mut next_row = 0u64;
     loop {
         if ctx.cancel.load(Ordering::Relaxed) {
             return Err(MdfError::Interrupted);
@@ -105,7 +247,7 @@ pub fn run_shard(
         let started = Instant::now();
         let item = source.next_item()?;
         stats.read_seconds += started.elapsed().as_secs_f64();
-        let batch = match item {
+        let mut batch = match item {
             None => break,
             Some(SourceItem::Reject(reject)) => {
                 *stats
@@ -117,36 +259,352 @@ pub fn run_shard(
             }
             Some(SourceItem::Batch(batch)) => batch,
         };
-        stats.input_records += batch.num_rows() as u64;
-        ctx.progress.add_input(batch.num_rows() as u64);
-        let batch = apply_operators(worker, &mut stats, &mut rejects, keep_filtered, batch)?;
-        if batch.num_rows() > 0 {
-            let started = Instant::now();
-            writer.write(&batch)?;
-            stats.write_seconds += started.elapsed().as_secs_f64();
-            stats.output_records += batch.num_rows() as u64;
-            ctx.progress.add_output(batch.num_rows() as u64);
+        counts.fill(0);
+        if let (Some(g), Some(cursor)) = (&seg.filter, clusters.as_mut()) {
+            batch = cursor.apply(g, batch, &mut stats, &mut rejects, keep_filtered)?;
+            counts[g.stat + 1] = batch.num_rows() as u64;
+        } else {
+            stats.input_records += batch.num_rows() as u64;
+            ctx.progress.add_input(batch.num_rows() as u64);
+            add_text_lengths(&mut stats.histograms, "input.text_bytes", &batch);
+            counts[0] = batch.num_rows() as u64;
+        }
+        sampler.start_batch(batch.num_rows());
+        let batch = apply_operators(
+            &mut seg.operators,
+            verdicts,
+            &mut stats,
+            &mut rejects,
+            keep_filtered,
+            &mut sampler,
+            &mut counts,
+            batch,
+        )?;
+        ctx.progress.add_operator_outputs(&counts[1..]);
+        stats.timeline.add(unix_seconds(), &counts);
+        match &mut sink {
+            Sink::Output(writer) => {
+                add_text_lengths(&mut stats.histograms, "output.text_bytes", &batch);
+                sampler.sample_rows(&mut stats.kept_samples, &batch, 0..batch.num_rows());
+                if batch.num_rows() > 0 {
+                    let started = Instant::now();
+                    writer.write(&batch)?;
+                    stats.write_seconds += started.elapsed().as_secs_f64();
+                    stats.output_records += batch.num_rows() as u64;
+                    ctx.progress.add_output(batch.num_rows() as u64);
+                }
+            }
+            Sink::Keys { keys, staged } => {
+                let Some(g) = seg.keys.as_mut() else {
+                    return Err(no_segment());
+                };
+                let kept = extract_keys(
+                    g,
+                    batch,
+                    shard.index,
+                    &mut next_row,
+                    sink_keys,
+                    keys,
+                    verdicts,
+                    &mut stats,
+                    &mut rejects,
+                )?;
+                let started = Instant::now();
+                staged.write(&kept)?;
+                stats.write_seconds += started.elapsed().as_secs_f64();
+            }
         }
     }
-    let started = Instant::now();
-    writer.finish()?;
-    stats.write_seconds += started.elapsed().as_secs_f64();
     stats.rejected_records = rejects.count;
-    rejects.commit()?;
-    ctx.run_dir.commit_shard(shard.index, &stats)?;
+    match sink {
+        Sink::Output(writer) => {
+            let started = Instant::now();
+            writer.finish()?;
+            stats.write_seconds += started.elapsed().as_secs_f64();
+            stats.shards = 1;
+            rejects.commit()?;
+            // The shard's stats are those of all its segments.
+            for earlier in 0..segment {
+                let path = GlobalDir::new(ctx.run_dir, earlier).stats_file(shard.index);
+                stats.merge(&read_stats(&path)?);
+            }
+            ctx.run_dir.commit_shard(shard.index, &stats)?;
+        }
+        Sink::Keys { keys, staged } => {
+            let Some(g) = &seg.keys else {
+                return Err(no_segment());
+            };
+            let dir = GlobalDir::new(ctx.run_dir, g.step);
+            let started = Instant::now();
+            staged.finish()?;
+            write_atomic(&dir.key_file(shard.index), &keys.finish())?;
+            stats.write_seconds += started.elapsed().as_secs_f64();
+            rejects.commit()?;
+            write_json_atomic(&dir.stats_file(shard.index), &stats)?;
+            write_atomic(
+                &marker(ctx.run_dir, Phase::Segment(segment), shard.index),
+                b"",
+            )?;
+        }
+    }
     Ok(stats)
 }
 
+fn read_stats(path: &Path) -> Result<ShardStats> {
+    let bytes = std::fs::read(path).map_err(|e| MdfError::io(path, e))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| MdfError::internal(format!("{}: {e}", path.display())))
+}
+
+fn remove_if_exists(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(MdfError::io(path, e)),
+    }
+}
+
+/// Extracts the keys of `batch`'s rows, rejects the rows that cannot be keyed, numbers the
+/// others (their [`DocId`]s) and returns them for staging.
+#[allow(clippy::too_many_arguments)]
+fn extract_keys(
+    g: &mut BuiltGlobal,
+    batch: RecordBatch,
+    shard: usize,
+    next_row: &mut u64,
+    sink: &mut KeySink,
+    keys: &mut KeyFileWriter,
+    verdicts: &mut Verdicts,
+    stats: &mut ShardStats,
+    rejects: &mut RejectSink,
+) -> Result<RecordBatch> {
+    let rows = batch.num_rows();
+    if rows == 0 {
+        return Ok(batch);
+    }
+    let op_stats = &mut stats.operators[g.stat];
+    op_stats.records_in += rows as u64;
+    sink.clear();
+    verdicts.clear();
+    let started = Instant::now();
+    let result = g.op.extract(&batch, sink, verdicts);
+    op_stats.seconds += started.elapsed().as_secs_f64();
+    if let Err(err) = result {
+        if matches!(err, MdfError::Interrupted) {
+            return Err(err);
+        }
+        let detail = err.to_string();
+        for row in 0..rows {
+            rejects.push_row(&batch, row, &g.label, "operator_error", &detail)?;
+        }
+        op_stats.errors += rows as u64;
+        return Ok(batch.slice(0, 0));
+    }
+    let keep = apply_verdicts(verdicts, op_stats, rejects, &g.label, &batch, true, None)?;
+    // Row ordinals among the rows kept.
+    let mut ordinal = vec![0u64; rows];
+    let mut n = *next_row;
+    for (row, k) in keep.iter().enumerate() {
+        ordinal[row] = n;
+        n += u64::from(*k);
+    }
+    let started = Instant::now();
+    for i in 0..sink.len() {
+        let row = sink.rows[i] as usize;
+        if keep.get(row).copied().unwrap_or(false) {
+            keys.push(
+                sink.keys[i],
+                DocId::new(shard, ordinal[row])?,
+                sink.payload(i),
+            );
+        }
+    }
+    stats.operators[g.stat].seconds += started.elapsed().as_secs_f64();
+    *next_row = n;
+    if keep.iter().all(|k| *k) {
+        Ok(batch)
+    } else {
+        Ok(filter_record_batch(&batch, &BooleanArray::from(keep))?)
+    }
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Chooses sample records by a stable hash of their position in the shard (shard index, row
+/// number), so the samples do not depend on worker count or scheduling.
+struct Sampler {
+    shard: u64,
+    /// Input rows of the shard before the current batch.
+    next_row: u64,
+    capacity: usize,
+    /// Shard row number of each row still in the current batch (empty when sampling is off).
+    positions: Vec<u64>,
+}
+
+impl Sampler {
+    fn start_batch(&mut self, rows: usize) {
+        self.positions.clear();
+        if self.capacity > 0 {
+            self.positions
+                .extend(self.next_row..self.next_row + rows as u64);
+        }
+        self.next_row += rows as u64;
+    }
+
+    fn key(&self, row: usize) -> Option<u64> {
+        let position = self.positions.get(row)?;
+        Some(xxh3_64_with_seed(&position.to_le_bytes(), self.shard))
+    }
+
+    /// Offers one row of `batch` to `reservoir`, building its JSON only if it is kept.
+    fn sample_row(&self, reservoir: &mut Reservoir, batch: &RecordBatch, row: usize) {
+        if let Some(key) = self.key(row) {
+            if reservoir.offer(key) {
+                reservoir.insert(key, sample_json(batch, row));
+            }
+        }
+    }
+
+    fn sample_rows(
+        &self,
+        reservoir: &mut Reservoir,
+        batch: &RecordBatch,
+        rows: std::ops::Range<usize>,
+    ) {
+        if self.capacity > 0 {
+            for row in rows {
+                self.sample_row(reservoir, batch, row);
+            }
+        }
+    }
+
+    /// Offers a dropped or rejected row to the reservoir of its reason.
+    fn sample_reason(
+        &self,
+        samples: &mut BTreeMap<String, Reservoir>,
+        reason: &str,
+        batch: &RecordBatch,
+        row: usize,
+    ) {
+        if self.capacity == 0 {
+            return;
+        }
+        if !samples.contains_key(reason) {
+            samples.insert(reason.to_owned(), Reservoir::new(self.capacity));
+        }
+        if let Some(reservoir) = samples.get_mut(reason) {
+            self.sample_row(reservoir, batch, row);
+        }
+    }
+
+    fn retain(&mut self, keep: &[bool]) {
+        if !self.positions.is_empty() {
+            let mut flags = keep.iter();
+            self.positions
+                .retain(|_| flags.next().copied().unwrap_or(false));
+        }
+    }
+}
+
+/// Byte length of each value of the `text` column, when there is one.
+fn add_text_lengths(histograms: &mut BTreeMap<String, Histogram>, key: &str, batch: &RecordBatch) {
+    let Some(column) = batch.column_by_name("text") else {
+        return;
+    };
+    if batch.num_rows() == 0 {
+        return;
+    }
+    let histogram = histograms.entry(key.to_owned()).or_default();
+    match column.data_type() {
+        DataType::Utf8 => {
+            let strings = column.as_string::<i32>();
+            for i in 0..strings.len() {
+                histogram.add((!strings.is_null(i)).then(|| strings.value_length(i) as f64));
+            }
+        }
+        DataType::LargeUtf8 => {
+            let strings = column.as_string::<i64>();
+            for i in 0..strings.len() {
+                histogram.add((!strings.is_null(i)).then(|| strings.value_length(i) as f64));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Adds the values of each declared numeric column of `out` to the operator's histograms.
+fn add_numeric_columns(op_stats: &mut OperatorStats, numeric: &[String], out: &RecordBatch) {
+    for name in numeric {
+        let Some(column) = out.column_by_name(name) else {
+            continue;
+        };
+        let Ok(values) = arrow::compute::cast(column, &DataType::Float64) else {
+            continue;
+        };
+        let values = values.as_primitive::<Float64Type>();
+        let histogram = op_stats.histograms.entry(name.clone()).or_default();
+        for i in 0..values.len() {
+            histogram.add((!values.is_null(i)).then(|| values.value(i)));
+        }
+    }
+}
+
+/// Records an operator's verdicts (stats, rejects) and returns the keep mask.
+fn apply_verdicts(
+    verdicts: &Verdicts,
+    op_stats: &mut OperatorStats,
+    rejects: &mut RejectSink,
+    label: &str,
+    out: &RecordBatch,
+    keep_filtered: bool,
+    sampler: Option<&Sampler>,
+) -> Result<Vec<bool>> {
+    let mut keep = vec![true; out.num_rows()];
+    for &(row, reason) in verdicts.dropped() {
+        let row = row as usize;
+        if std::mem::replace(&mut keep[row], false) {
+            *op_stats.dropped.entry(reason.to_owned()).or_default() += 1;
+            if let Some(sampler) = sampler {
+                sampler.sample_reason(&mut op_stats.samples, reason, out, row);
+            }
+            if keep_filtered {
+                rejects.push_row(out, row, label, reason, "dropped by filter")?;
+            }
+        }
+    }
+    for (row, message) in verdicts.rejected() {
+        let row = *row as usize;
+        if std::mem::replace(&mut keep[row], false) {
+            op_stats.errors += 1;
+            let reason = message.split(':').next().unwrap_or("bad_record");
+            rejects.push_row(out, row, label, reason, message)?;
+            if let Some(sampler) = sampler {
+                sampler.sample_reason(&mut op_stats.samples, reason, out, row);
+            }
+        }
+    }
+    Ok(keep)
+}
+
 /// Runs the operator chain over one batch, removing dropped and rejected rows as it goes.
+/// `counts[stat + 1]` receives the rows the operator at plan position `stat` let through.
+#[allow(clippy::too_many_arguments)]
 fn apply_operators(
-    worker: &mut WorkerState,
+    operators: &mut [BuiltOperator],
+    verdicts: &mut Verdicts,
     stats: &mut ShardStats,
     rejects: &mut RejectSink,
     keep_filtered: bool,
+    sampler: &mut Sampler,
+    counts: &mut [u64],
     mut batch: RecordBatch,
 ) -> Result<RecordBatch> {
-    let verdicts = &mut worker.verdicts;
-    for (built, op_stats) in worker.operators.iter_mut().zip(stats.operators.iter_mut()) {
+    for built in operators.iter_mut() {
+        let op_stats = &mut stats.operators[built.stat];
         let rows = batch.num_rows();
         if rows == 0 {
             break;
@@ -164,39 +622,163 @@ fn apply_operators(
                 let detail = err.to_string();
                 for row in 0..rows {
                     rejects.push_row(&batch, row, &built.label, "operator_error", &detail)?;
+                    sampler.sample_reason(&mut op_stats.samples, "operator_error", &batch, row);
                 }
                 op_stats.errors += rows as u64;
                 return Ok(batch.slice(0, 0));
             }
         };
+        if !built.numeric.is_empty() {
+            add_numeric_columns(op_stats, &built.numeric, &out);
+        }
         if verdicts.is_empty() {
             op_stats.records_out += rows as u64;
+            counts[built.stat + 1] = rows as u64;
             batch = out;
             continue;
         }
-        let mut keep = vec![true; rows];
-        for &(row, reason) in verdicts.dropped() {
-            let row = row as usize;
-            if std::mem::replace(&mut keep[row], false) {
-                *op_stats.dropped.entry(reason.to_owned()).or_default() += 1;
-                if keep_filtered {
-                    rejects.push_row(&out, row, &built.label, reason, "dropped by filter")?;
-                }
-            }
-        }
-        for (row, message) in verdicts.rejected() {
-            let row = *row as usize;
-            if std::mem::replace(&mut keep[row], false) {
-                op_stats.errors += 1;
-                let reason = message.split(':').next().unwrap_or("bad_record");
-                rejects.push_row(&out, row, &built.label, reason, message)?;
-            }
-        }
+        let keep = apply_verdicts(
+            verdicts,
+            op_stats,
+            rejects,
+            &built.label,
+            &out,
+            keep_filtered,
+            Some(sampler),
+        )?;
         let kept = keep.iter().filter(|k| **k).count();
         op_stats.records_out += kept as u64;
+        counts[built.stat + 1] = kept as u64;
+        sampler.retain(&keep);
         batch = filter_record_batch(&out, &BooleanArray::from(keep))?;
     }
     Ok(batch)
+}
+
+/// The cluster entries of one shard for a global step, applied row by row in the filter phase.
+struct ClusterCursor {
+    entries: Vec<ClusterEntry>,
+    next_entry: usize,
+    next_row: u64,
+    shard: usize,
+    remove: bool,
+    columns: Option<ClusterColumns>,
+}
+
+impl ClusterCursor {
+    fn load(ctx: &TaskContext<'_>, g: &BuiltGlobal, shard: usize) -> Result<Self> {
+        let dir = GlobalDir::new(ctx.run_dir, g.step);
+        let mut entries = Vec::new();
+        for path in dir.cluster_files(g.op.grouping(), g.op.num_partitions().max(1)) {
+            entries.extend(read_shard_clusters(&path, shard)?);
+        }
+        entries.sort_unstable();
+        Ok(ClusterCursor {
+            entries,
+            next_entry: 0,
+            next_row: 0,
+            shard,
+            remove: g.op.remove_duplicates(),
+            columns: g.op.cluster_columns(),
+        })
+    }
+
+    /// Drops the duplicates of `batch` (every cluster member but its keeper) and adds the
+    /// annotation columns.
+    fn apply(
+        &mut self,
+        g: &BuiltGlobal,
+        batch: RecordBatch,
+        stats: &mut ShardStats,
+        rejects: &mut RejectSink,
+        keep_filtered: bool,
+    ) -> Result<RecordBatch> {
+        let rows = batch.num_rows();
+        let op_stats = &mut stats.operators[g.stat];
+        let mut keep = vec![true; rows];
+        let mut cluster_ids = Vec::with_capacity(if self.columns.is_some() { rows } else { 0 });
+        let mut sizes = Vec::with_capacity(cluster_ids.capacity());
+        for (row, keep_row) in keep.iter_mut().enumerate() {
+            let doc = DocId::new(self.shard, self.next_row + row as u64)?;
+            let entry = match self.entries.get(self.next_entry) {
+                Some(e) if e.doc == doc => {
+                    self.next_entry += 1;
+                    Some(*e)
+                }
+                _ => None,
+            };
+            let (keeper, size) = entry.map_or((doc, 1), |e| (e.keeper, e.size));
+            if self.remove && keeper != doc {
+                *keep_row = false;
+                *op_stats.dropped.entry("duplicate".to_owned()).or_default() += 1;
+                if keep_filtered {
+                    let detail = format!(
+                        "duplicate of shard {} row {} (cluster of {size})",
+                        keeper.shard(),
+                        keeper.row()
+                    );
+                    rejects.push_row(&batch, row, &g.label, "duplicate", &detail)?;
+                }
+            }
+            if self.columns.is_some() {
+                cluster_ids.push(keeper.0);
+                sizes.push(size);
+            }
+        }
+        self.next_row += rows as u64;
+        let kept = keep.iter().filter(|k| **k).count();
+        op_stats.records_out += kept as u64;
+        let batch = match &self.columns {
+            None => batch,
+            Some(names) => with_columns(
+                batch,
+                &[
+                    (
+                        &names.id,
+                        DataType::UInt64,
+                        std::sync::Arc::new(UInt64Array::from(cluster_ids)) as ArrayRef,
+                    ),
+                    (
+                        &names.size,
+                        DataType::UInt32,
+                        std::sync::Arc::new(UInt32Array::from(sizes)),
+                    ),
+                ],
+            )?,
+        };
+        if kept == rows {
+            Ok(batch)
+        } else {
+            Ok(filter_record_batch(&batch, &BooleanArray::from(keep))?)
+        }
+    }
+}
+
+/// `batch` with the given columns added (or replaced).
+fn with_columns(
+    batch: RecordBatch,
+    columns: &[(&String, DataType, ArrayRef)],
+) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut arrays = batch.columns().to_vec();
+    for (name, data_type, array) in columns {
+        let field = Field::new(name.as_str(), data_type.clone(), false);
+        match fields.iter().position(|f| f.name() == name.as_str()) {
+            Some(i) => {
+                fields[i] = field;
+                arrays[i] = array.clone();
+            }
+            None => {
+                fields.push(field);
+                arrays.push(array.clone());
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
+        arrays,
+    )?)
 }
 
 /// An operator must return its rows and the columns it declared, with the declared types.

@@ -90,6 +90,24 @@ impl Bits {
         Some(Bits::from_bools(all.into_iter().skip(pad)))
     }
 
+    /// The words as big-endian bytes (a compact payload).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.words.iter().flat_map(|w| w.to_be_bytes()).collect()
+    }
+
+    /// Inverse of [`Bits::to_bytes`]; `None` when the byte count does not fit `len`.
+    pub fn from_bytes(bytes: &[u8], len: usize) -> Option<Bits> {
+        if bytes.len() != len.div_ceil(64) * 8 {
+            return None;
+        }
+        let words = bytes
+            .chunks_exact(8)
+            .map(|c| c.try_into().map(u64::from_be_bytes))
+            .collect::<std::result::Result<Vec<u64>, _>>()
+            .ok()?;
+        Some(Bits { words, len })
+    }
+
     pub fn bit(&self, i: usize) -> bool {
         self.words[i / 64] >> (63 - i % 64) & 1 == 1
     }

@@ -14,6 +14,7 @@ pub mod header;
 mod image_decontamination_filter;
 mod image_folder_loader;
 mod image_metadata_refiner;
+mod image_phash_deduplicator;
 mod image_phash_refiner;
 mod image_quality_filter;
 mod image_records;
@@ -30,6 +31,7 @@ mod webdataset_loader;
 pub use image_decontamination_filter::ImageDecontaminationFilter;
 pub use image_folder_loader::{ImageFolderLoader, ImageFolderLoaderParams};
 pub use image_metadata_refiner::ImageMetadataRefiner;
+pub use image_phash_deduplicator::ImagePhashDeduplicator;
 pub use image_phash_refiner::ImagePhashRefiner;
 pub use image_quality_filter::ImageQualityFilter;
 pub use image_technical_quality_refiner::ImageTechnicalQualityRefiner;
@@ -46,4 +48,5 @@ pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_operator::<ImageQualityFilter>();
     registry.register_operator::<ImagePhashRefiner>();
     registry.register_operator::<ImageDecontaminationFilter>();
+    registry.register_operator::<ImagePhashDeduplicator>();
 }

@@ -29,7 +29,8 @@ pub struct MihIndex {
     codes: Vec<Bits>,
 }
 
-fn extract(bits: &Bits, start: usize, width: usize) -> u64 {
+/// The value of bits `[start, start + width)` of `bits` (width ≤ 64).
+pub fn segment_value(bits: &Bits, start: usize, width: usize) -> u64 {
     let mut v = 0u64;
     for i in start..start + width {
         v = v << 1 | u64::from(bits.bit(i));
@@ -37,20 +38,29 @@ fn extract(bits: &Bits, start: usize, width: usize) -> u64 {
     v
 }
 
+/// The MIH substrings of a `len`-bit code for radius `max_distance`: (first bit, width) of
+/// m = max(k + 1, ⌈len/64⌉) disjoint, near-equal substrings. Two codes within the radius agree
+/// on at least one of them.
+pub fn mih_segments(len: usize, max_distance: u32) -> Vec<(usize, usize)> {
+    let m = (max_distance as usize + 1)
+        .max(len.div_ceil(64))
+        .min(len.max(1));
+    let (base, extra) = (len / m, len % m);
+    let mut segments = Vec::with_capacity(m);
+    let mut start = 0;
+    for i in 0..m {
+        let width = base + usize::from(i < extra);
+        segments.push((start, width));
+        start += width;
+    }
+    segments
+}
+
 impl MihIndex {
     /// An index for `len`-bit codes answering radius-`max_distance` queries.
     pub fn new(len: usize, max_distance: u32) -> MihIndex {
-        let m = (max_distance as usize + 1)
-            .max(len.div_ceil(64))
-            .min(len.max(1));
-        let (base, extra) = (len / m, len % m);
-        let mut segments = Vec::with_capacity(m);
-        let mut start = 0;
-        for i in 0..m {
-            let width = base + usize::from(i < extra);
-            segments.push((start, width));
-            start += width;
-        }
+        let segments = mih_segments(len, max_distance);
+        let m = segments.len();
         MihIndex {
             len,
             max_distance,
@@ -74,7 +84,7 @@ impl MihIndex {
         let id = self.codes.len() as u32;
         for (table, &(start, width)) in self.tables.iter_mut().zip(&self.segments) {
             table
-                .entry(extract(&code, start, width))
+                .entry(segment_value(&code, start, width))
                 .or_default()
                 .push(id);
         }
@@ -86,7 +96,7 @@ impl MihIndex {
     pub fn query(&self, code: &Bits) -> Vec<(u32, u32)> {
         let mut found: Vec<(u32, u32)> = Vec::new();
         for (table, &(start, width)) in self.tables.iter().zip(&self.segments) {
-            if let Some(ids) = table.get(&extract(code, start, width)) {
+            if let Some(ids) = table.get(&segment_value(code, start, width)) {
                 for &id in ids {
                     let d = self.codes[id as usize].hamming(code);
                     if d <= self.max_distance {
