@@ -94,14 +94,17 @@ def generate(path: Path, n: int) -> None:
     for i in range(n):
         w = rng.randint(640, 1280)
         h = w * 3 // 4
-        field = np.array([[[rng.randrange(256) for _ in range(3)] for _ in range(8)]
-                          for _ in range(6)], np.uint8)
+        field = np.array(
+            [[[rng.randrange(256) for _ in range(3)] for _ in range(8)] for _ in range(6)], np.uint8
+        )
         img = Image.fromarray(field, "RGB").resize((w, h), Image.BICUBIC)
         draw = ImageDraw.Draw(img)
         for _ in range(12):
             x, y = rng.randrange(w), rng.randrange(h)
-            draw.ellipse([x, y, x + rng.randint(20, w // 3), y + rng.randint(20, h // 3)],
-                         fill=tuple(rng.randrange(256) for _ in range(3)))
+            draw.ellipse(
+                [x, y, x + rng.randint(20, w // 3), y + rng.randint(20, h // 3)],
+                fill=tuple(rng.randrange(256) for _ in range(3)),
+            )
         img = img.filter(ImageFilter.GaussianBlur(1.2))
         noise = np.random.default_rng(i).normal(0, 6, (h, w, 3))
         img = Image.fromarray(np.clip(np.asarray(img) + noise, 0, 255).astype(np.uint8), "RGB")
@@ -110,8 +113,9 @@ def generate(path: Path, n: int) -> None:
         ids.append(f"img{i:06d}")
         blobs.append(buf.getvalue())
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({"id": ids, "image": pa.array(blobs, pa.binary())}), path,
-                   row_group_size=500)
+    pq.write_table(
+        pa.table({"id": ids, "image": pa.array(blobs, pa.binary())}), path, row_group_size=500
+    )
 
 
 def main() -> None:
@@ -132,11 +136,16 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     cfg = {
         "data_loader": {"type": "ParquetLoader", "params": {"paths": str(data)}},
-        "stages": [{"name": "profile", "operators": [
-            {"name": "image_metadata_refiner"},
-            {"name": "image_technical_quality_refiner"},
-            {"name": "image_phash_refiner"},
-        ]}],
+        "stages": [
+            {
+                "name": "profile",
+                "operators": [
+                    {"name": "image_metadata_refiner"},
+                    {"name": "image_technical_quality_refiner"},
+                    {"name": "image_phash_refiner"},
+                ],
+            }
+        ],
         "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
         "executor": {"batch_size": 256},
     }
@@ -145,18 +154,33 @@ def main() -> None:
     mdf_bin = [sys.executable, "-m", "mega_data_factory.cli"]
     runs = {
         "mdf (1 worker)": measure(
-            [*mdf_bin, "run", "-c", str(cfg_path), "--workers", "1", "--overwrite",
-             "--progress", "off"]),
+            [
+                *mdf_bin,
+                "run",
+                "-c",
+                str(cfg_path),
+                "--workers",
+                "1",
+                "--overwrite",
+                "--progress",
+                "off",
+            ]
+        ),
         "Python: Pillow + imagehash + numpy": measure(
-            [sys.executable, "-c", PYTHON_REFERENCE, str(data)]),
+            [sys.executable, "-c", PYTHON_REFERENCE, str(data)]
+        ),
     }
     print(f"{'run':40} {'wall s':>8} {'images/s':>9} {'img/CPU-s':>10} {'RSS MiB':>8}")
     for name, r in runs.items():
-        print(f"{name:40} {r['wall']:8.1f} {args.images / r['wall']:9.0f} "
-              f"{args.images / r['cpu']:10.1f} {r['rss_mib']:8.0f}")
+        print(
+            f"{name:40} {r['wall']:8.1f} {args.images / r['wall']:9.0f} "
+            f"{args.images / r['cpu']:10.1f} {r['rss_mib']:8.0f}"
+        )
     ours, ref = runs["mdf (1 worker)"], runs["Python: Pillow + imagehash + numpy"]
-    print(f"ratio per core (images per CPU-second): {ref['cpu'] / ours['cpu']:.2f}x; "
-          f"wall-clock: {ref['wall'] / ours['wall']:.2f}x")
+    print(
+        f"ratio per core (images per CPU-second): {ref['cpu'] / ours['cpu']:.2f}x; "
+        f"wall-clock: {ref['wall'] / ours['wall']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,9 @@ def generated_image(rng: random.Random) -> Image.Image:
     if rng.random() < 0.3:
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 3)))
     if rng.random() < 0.3:
-        noise = np.random.default_rng(rng.randrange(1 << 30)).normal(0, rng.uniform(2, 20), (h, w, 3))
+        noise = np.random.default_rng(rng.randrange(1 << 30)).normal(
+            0, rng.uniform(2, 20), (h, w, 3)
+        )
         img = Image.fromarray(np.clip(np.asarray(img) + noise, 0, 255).astype(np.uint8), "RGB")
     return img
 
@@ -53,8 +55,10 @@ def generated_image(rng: random.Random) -> Image.Image:
 def encode(img: Image.Image, rng: random.Random) -> bytes:
     """Encodes in a random mode and format (JPEG, PNG, WebP, GIF)."""
     buf = io.BytesIO()
-    kind = rng.choices(["jpeg", "jpeg_l", "png", "png_l", "png_rgba", "png_p", "webp", "gif"],
-                       [40, 8, 15, 8, 8, 7, 7, 7])[0]
+    kind = rng.choices(
+        ["jpeg", "jpeg_l", "png", "png_l", "png_rgba", "png_p", "webp", "gif"],
+        [40, 8, 15, 8, 8, 7, 7, 7],
+    )[0]
     if kind == "jpeg":
         img.save(buf, "JPEG", quality=rng.randint(20, 95), subsampling=rng.choice([0, 1, 2]))
     elif kind == "jpeg_l":
@@ -124,8 +128,10 @@ def compare(images, ours, hash_size: int, hashes: list[str]) -> dict[str, dict[s
     for h, groups in dist.items():
         for group, c in sorted(groups.items()):
             n = sum(c.values())
-            print(f"{h} hash_size={hash_size} {group:5}: {c[0]}/{n} identical ({c[0] / n:.2%}); "
-                  f"distance histogram {sorted((int(k), v) for k, v in c.items())}")
+            print(
+                f"{h} hash_size={hash_size} {group:5}: {c[0]}/{n} identical ({c[0] / n:.2%}); "
+                f"distance histogram {sorted((int(k), v) for k, v in c.items())}"
+            )
     for w in worst[:20]:
         print("  distance > 2:", w)
     return dist
