@@ -1,8 +1,9 @@
 """Image profiling throughput: mdf (decode once -> metadata + technical quality + pHash) against
 Python (Pillow decode + metadata + imagehash.phash + numpy quality measures) on the same JPEGs.
 
-Generates N photo-like JPEGs of realistic size once (default 5,000, 640x480 to 1280x960,
-quality 70-95) into a Parquet file (id, image bytes), then runs, each in its own process:
+Generates N photo-like JPEGs of realistic size once (default 5,000, 640x480 to 1280x960 crops of
+generated photo-like images, quality 70-95) into a Parquet file (id, image bytes), then runs,
+each in its own process:
   * mdf with 1 worker: ParquetLoader -> image_metadata_refiner -> image_technical_quality_refiner
     -> image_phash_refiner -> Parquet,
   * the Python reference, single process, same measures from one decode per image,
@@ -84,32 +85,37 @@ def measure(cmd: list[str]) -> dict:
 
 
 def generate(path: Path, n: int) -> None:
+    """n JPEGs: random crops (640-1280 px wide, 4:3) of 40 photo-like 1280x960 base images,
+    each encoded at a random quality, so every file is distinct."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
     from PIL import Image, ImageDraw, ImageFilter
 
     rng = random.Random(1)
+    bases = []
+    for b in range(40):
+        field = np.array(
+            [[[rng.randrange(256) for _ in range(3)] for _ in range(8)] for _ in range(6)], np.uint8
+        )
+        img = Image.fromarray(field, "RGB").resize((1280, 960), Image.BICUBIC)
+        draw = ImageDraw.Draw(img)
+        for _ in range(12):
+            x, y = rng.randrange(1280), rng.randrange(960)
+            draw.ellipse(
+                [x, y, x + rng.randint(20, 420), y + rng.randint(20, 320)],
+                fill=tuple(rng.randrange(256) for _ in range(3)),
+            )
+        img = img.filter(ImageFilter.GaussianBlur(1.2))
+        noise = np.random.default_rng(b).normal(0, 6, (960, 1280, 3))
+        bases.append(Image.fromarray(np.clip(np.asarray(img) + noise, 0, 255).astype(np.uint8)))
     ids, blobs = [], []
     for i in range(n):
         w = rng.randint(640, 1280)
         h = w * 3 // 4
-        field = np.array(
-            [[[rng.randrange(256) for _ in range(3)] for _ in range(8)] for _ in range(6)], np.uint8
-        )
-        img = Image.fromarray(field, "RGB").resize((w, h), Image.BICUBIC)
-        draw = ImageDraw.Draw(img)
-        for _ in range(12):
-            x, y = rng.randrange(w), rng.randrange(h)
-            draw.ellipse(
-                [x, y, x + rng.randint(20, w // 3), y + rng.randint(20, h // 3)],
-                fill=tuple(rng.randrange(256) for _ in range(3)),
-            )
-        img = img.filter(ImageFilter.GaussianBlur(1.2))
-        noise = np.random.default_rng(i).normal(0, 6, (h, w, 3))
-        img = Image.fromarray(np.clip(np.asarray(img) + noise, 0, 255).astype(np.uint8), "RGB")
+        x, y = rng.randint(0, 1280 - w), rng.randint(0, 960 - h)
         buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=rng.randint(70, 95))
+        bases[i % 40].crop((x, y, x + w, y + h)).save(buf, "JPEG", quality=rng.randint(70, 95))
         ids.append(f"img{i:06d}")
         blobs.append(buf.getvalue())
     path.parent.mkdir(parents=True, exist_ok=True)

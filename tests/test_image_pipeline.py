@@ -50,7 +50,7 @@ def test_near_duplicates_are_removed_across_shards(tmp_path):
                 "operators": [
                     {
                         "name": "image_phash_deduplicator",
-                        "params": {"hash_field": "phash", "max_distance": 8},
+                        "params": {"hash_field": "phash", "hash_size": 8, "max_distance": 8},
                     }
                 ],
             },

@@ -136,10 +136,24 @@ pub struct Histogram {
     /// Null and NaN values (not in the bins).
     pub nulls: u64,
     pub sum: f64,
+    /// +∞ while `count` is 0 (written as JSON `null`, read back as +∞).
+    #[serde(deserialize_with = "null_as_pos_inf")]
     pub min: f64,
+    /// −∞ while `count` is 0 (written as JSON `null`, read back as −∞).
+    #[serde(deserialize_with = "null_as_neg_inf")]
     pub max: f64,
     /// Bin key → count; [`Histogram::bin_bounds`] gives a key's `[lo, hi)`.
     pub bins: BTreeMap<i64, u64>,
+}
+
+// serde_json writes non-finite floats as `null`; an all-null column's histogram must survive
+// the shard-stats round trip.
+fn null_as_pos_inf<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+}
+
+fn null_as_neg_inf<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NEG_INFINITY))
 }
 
 impl Default for Histogram {
@@ -348,6 +362,15 @@ mod tests {
             shards: 1,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn an_empty_histogram_survives_the_json_round_trip() {
+        let mut h = Histogram::default();
+        h.add(None);
+        let text = serde_json::to_string(&h).unwrap();
+        let back: Histogram = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, h);
     }
 
     #[test]
