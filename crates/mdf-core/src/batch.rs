@@ -51,3 +51,36 @@ pub fn str_column<'a>(batch: &'a RecordBatch, name: &str) -> StrLookup<'a> {
         other => StrLookup::WrongType(other.clone()),
     }
 }
+
+/// Returns `batch` with `columns` set: a column of the same name is replaced (in place of the
+/// old one's position it moves to the end), others are appended; the new fields are nullable.
+pub fn set_columns(
+    batch: RecordBatch,
+    columns: Vec<(&str, arrow::array::ArrayRef)>,
+) -> crate::Result<RecordBatch> {
+    use std::sync::Arc;
+    let schema = batch.schema();
+    let mut fields: Vec<arrow::datatypes::FieldRef> = Vec::new();
+    let mut arrays = Vec::new();
+    for (i, f) in schema.fields().iter().enumerate() {
+        if columns.iter().all(|(name, _)| name != f.name()) {
+            fields.push(Arc::clone(f));
+            arrays.push(Arc::clone(batch.column(i)));
+        }
+    }
+    for (name, array) in columns {
+        fields.push(Arc::new(arrow::datatypes::Field::new(
+            name,
+            array.data_type().clone(),
+            true,
+        )));
+        arrays.push(array);
+    }
+    let schema = Arc::new(arrow::datatypes::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ));
+    let options =
+        arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(schema, arrays, &options)?)
+}

@@ -24,6 +24,7 @@ pub fn builtin_registry() -> Registry {
     let mut registry = Registry::default();
     mdf_io::register(&mut registry);
     mdf_text::register(&mut registry);
+    mdf_image::register(&mut registry);
     mdf_dedup::register(&mut registry);
     mdf_html::register(&mut registry);
     mdf_warc::register(&mut registry);

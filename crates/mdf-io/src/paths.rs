@@ -31,7 +31,7 @@ impl PathList {
     }
 
     /// The cross-field rule shared by the loaders' `check()`.
-    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+    pub fn check(&self) -> std::result::Result<(), String> {
         if self.as_slice().is_empty() {
             return Err("`paths` must name at least one file, directory or glob".into());
         }
