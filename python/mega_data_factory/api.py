@@ -75,18 +75,44 @@ def run(
     overwrite: bool = False,
     progress: str = "auto",
     set: list[str] | None = None,
+    executor: str | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
-    """Runs a pipeline on the local executor and returns its stats (as in ``stats.json``).
+    """Runs a pipeline and returns its stats (as in ``stats.json``).
 
-    An existing run directory is resumed (completed shards are skipped) unless
-    ``overwrite=True``.
+    The executor is the config's ``executor.type`` unless ``executor`` (``"local"`` or
+    ``"ray"``) is given; ``address`` is the Ray cluster's (see docs/ray.md). On Ray, ``workers``
+    caps the shard tasks in flight. An existing run directory is resumed (completed shards are
+    skipped) unless ``overwrite=True``.
     """
     text, name = _load(config)
     _import_modules(text, name)
+    overrides = _overrides(max_samples, batch_size, set)
+    if address is not None and executor is None:
+        executor = "ray"
+    if executor is not None:
+        if executor not in ("local", "ray"):
+            raise _native.ConfigError(f"executor must be local or ray, got {executor!r}")
+        overrides.append(f"executor.type={executor}")
+        overrides.append("executor.use_ray=false")
+    if address is not None:
+        overrides.append(f"executor.address={json.dumps(address)}")
+    kind, _ = _native.executor_of(text, name, overrides)
+    if kind == "ray":
+        from . import ray_runner
+
+        return ray_runner.run(
+            text,
+            name,
+            overrides,
+            overwrite=overwrite,
+            progress=progress,
+            max_in_flight=workers,
+        )
     out = _native.run(
         text,
         name,
-        _overrides(max_samples, batch_size, set),
+        overrides,
         workers,
         overwrite,
         progress,

@@ -4,20 +4,17 @@
 //! are skipped on a rerun; an I/O failure retries the shard; a panic or bug stops the run with an
 //! error, never a crash.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mdf_core::stats::ShardStats;
-use mdf_core::{ErrorClass, MdfError, Result};
-use serde::Serialize;
+use mdf_core::config::ExecutorType;
+use mdf_core::{MdfError, Result};
 
 use crate::plan::Plan;
 use crate::progress::{Progress, ProgressMode, Reporter};
-use crate::rundir::{write_json_atomic, Manifest, RunDir};
-use crate::task::{run_shard, TaskContext, WorkerState};
+use crate::runner::{finalize_run, prepare_run, PreparedRun, RunFacts, RunSummary};
+use crate::task::{guarded, run_shard_with_retries, TaskContext, WorkerState};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -44,30 +41,23 @@ impl Default for RunOptions {
     }
 }
 
-/// What a run returns (and writes as `_mdf/stats.json`).
-#[derive(Debug, Clone, Serialize)]
-pub struct RunSummary {
-    #[serde(flatten)]
-    pub stats: ShardStats,
-    pub run_dir: PathBuf,
-    pub shards_total: usize,
-    /// Shards found complete from an earlier run and skipped.
-    pub shards_resumed: usize,
-    pub workers: usize,
-    pub wall_seconds: f64,
-}
-
 pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
     let started = Instant::now();
-    let run_dir = RunDir::new(plan.writer.output_dir());
-    prepare_run_dir(plan, &run_dir, options.overwrite)?;
-    let pending: Vec<usize> = (0..plan.shards.len())
-        .filter(|&i| !run_dir.is_done(plan.shards[i].index))
-        .collect();
-    let resumed = plan.shards.len() - pending.len();
+    let exec = &plan.config.executor;
+    if exec.executor_type == ExecutorType::Ray || exec.use_ray {
+        return Err(MdfError::config(
+            "executor.type is ray: run it with `mdf run` or mega_data_factory.run (the Ray \
+             runner is a Python driver), or set executor.type: local",
+        ));
+    }
+    let PreparedRun {
+        run_dir,
+        pending,
+        resumed,
+    } = prepare_run(plan, options.overwrite)?;
     let workers = options
         .workers
-        .or(plan.config.executor.num_workers)
+        .or(exec.num_workers)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, pending.len().max(1));
 
@@ -107,42 +97,13 @@ pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
     if let Some(err) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(err);
     }
-    let summary = RunSummary {
-        stats: run_dir.merged_stats(&plan.shards)?,
-        run_dir: run_dir.root().to_path_buf(),
-        shards_total: plan.shards.len(),
-        shards_resumed: resumed,
-        workers,
-        wall_seconds: started.elapsed().as_secs_f64(),
-    };
-    write_json_atomic(&run_dir.stats_path(), &summary)?;
-    Ok(summary)
-}
-
-fn prepare_run_dir(plan: &Plan, run_dir: &RunDir, overwrite: bool) -> Result<()> {
-    if overwrite {
-        run_dir.wipe(&plan.writer.data_dir())?;
-    } else if let Some(existing) = run_dir.read_manifest()? {
-        if existing.fingerprint != plan.fingerprint {
-            return Err(MdfError::config(format!(
-                "{} holds a run of a different config or input (fingerprint {} vs {}); \
-                 pass --overwrite to replace it, or choose another output_path",
-                run_dir.root().display(),
-                existing.fingerprint,
-                plan.fingerprint
-            )));
-        }
-    }
-    run_dir.create()?;
-    let config = serde_json::to_value(&plan.config)
-        .map_err(|e| MdfError::internal(format!("serialising config: {e}")))?;
-    write_json_atomic(
-        &run_dir.manifest_path(),
-        &Manifest {
-            mdf_version: mdf_core::VERSION.to_owned(),
-            fingerprint: plan.fingerprint.clone(),
-            config,
-            shards: plan.shards.clone(),
+    finalize_run(
+        run_dir.root(),
+        RunFacts {
+            resumed,
+            executor: "local",
+            workers,
+            wall_seconds: started.elapsed().as_secs_f64(),
         },
     )
 }
@@ -161,34 +122,7 @@ fn worker_loop(
         let Some(&i) = pending.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return Ok(());
         };
-        let shard = &ctx.plan.shards[i];
-        let mut attempt = 1;
-        loop {
-            match guarded(|| run_shard(ctx, &mut state, shard)) {
-                Ok(_) => break,
-                Err(err) if err.class() == ErrorClass::RetryableIo && attempt < attempts => {
-                    eprintln!(
-                        "[mdf] shard {} attempt {attempt} failed, retrying: {err}",
-                        shard.index
-                    );
-                    attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)));
-                }
-                Err(err) => return Err(err),
-            }
-        }
+        run_shard_with_retries(ctx, &mut state, &ctx.plan.shards[i], attempts)?;
         ctx.progress.shard_done();
     }
-}
-
-/// Turns a panic into an error, so a bug in one operator never takes the process down.
-fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let msg = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_owned());
-        Err(MdfError::internal(format!("panic: {msg}")))
-    })
 }
