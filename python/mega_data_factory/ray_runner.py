@@ -403,6 +403,8 @@ def run(
             kwargs["address"] = address
         else:
             kwargs["include_dashboard"] = False
+            if config["executor"].get("num_workers"):
+                kwargs["num_cpus"] = config["executor"]["num_workers"]
         ray.init(**kwargs)
         we_started = True
     pools: dict[str, Any] = {}
