@@ -275,3 +275,18 @@ def test_driver_restart_resumes(cluster, tmp_path):
     assert resumed.returncode == 0, err.decode()
     _same_run(tmp_path / "local", tmp_path / "ray")
     assert stats_of(tmp_path / "ray")["shards_resumed"] >= done
+
+
+def test_bad_address_is_a_config_error_with_its_line(tmp_path):
+    src = _inputs(tmp_path, files=1, per_file=10)
+    cfg = tmp_path / "pipe.yaml"
+    cfg.write_text(
+        f"data_loader:\n  type: JsonlLoader\n  params:\n    paths: {src}\n"
+        "stages:\n  - name: s\n    operators:\n      - name: text_length_filter\n"
+        f"data_writer:\n  type: ParquetDataWriter\n  params:\n    output_path: {tmp_path / 'o'}\n"
+        "executor:\n  type: ray\n  address: head-node\n"
+    )
+    with pytest.raises(mdf.ConfigError, match=r"pipe.yaml:14:.*not a Ray address"):
+        mdf.run(cfg, progress="off")
+    with pytest.raises(mdf.ConfigError, match="not a Ray address"):
+        mdf.run(cfg, address="nohost", progress="off")
