@@ -286,7 +286,7 @@ def test_bad_address_is_a_config_error_with_its_line(tmp_path):
         f"data_writer:\n  type: ParquetDataWriter\n  params:\n    output_path: {tmp_path / 'o'}\n"
         "executor:\n  type: ray\n  address: head-node\n"
     )
-    with pytest.raises(mdf.ConfigError, match=r"pipe.yaml:14:.*not a Ray address"):
+    with pytest.raises(mdf.ConfigError, match=r"pipe.yaml:15:.*not a Ray address"):
         mdf.run(cfg, progress="off")
     with pytest.raises(mdf.ConfigError, match="not a Ray address"):
         mdf.run(cfg, address="nohost", progress="off")

@@ -156,12 +156,32 @@ impl Default for ExecutorConfig {
     }
 }
 
+/// Checked while the deserializer is on the scalar, so the error carries the value's line.
 fn ray_address<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
-    let address: Option<String> = Option::deserialize(d)?;
-    if let Some(a) = &address {
-        check_ray_address(a).map_err(de::Error::custom)?;
+    struct Address;
+    impl<'de> Visitor<'de> for Address {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a Ray address")
+        }
+        fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> std::result::Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            check_ray_address(v).map_err(E::custom)?;
+            Ok(Some(v.to_owned()))
+        }
     }
-    Ok(address)
+    d.deserialize_option(Address)
 }
 
 /// `auto`, `local`, `host:port` or `ray://host:port`.

@@ -148,7 +148,14 @@ fn shard_tasks_with_a_stage_pool_write_the_local_runners_run_directory() {
             .stats
             .operators
             .iter()
-            .map(|o| (o.stage.clone(), o.records_in, o.records_out, o.dropped.clone()))
+            .map(|o| {
+                (
+                    o.stage.clone(),
+                    o.records_in,
+                    o.records_out,
+                    o.dropped.clone(),
+                )
+            })
             .collect();
         (
             s.stats.input_records,
