@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -114,6 +115,7 @@ def cluster():
             ray.shutdown()
         for proc in reversed(nodes):
             _stop(proc)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _inputs(tmp_path: Path, files: int = 8, per_file: int = 150) -> Path:
