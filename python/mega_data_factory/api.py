@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import _native
+from . import _native, iceberg
 from .registry import OperatorRegistry
 
 ConfigLike = str | os.PathLike | dict
@@ -60,10 +60,14 @@ def validate(
     number of shards; raises :class:`ConfigError` naming the key and line on a bad config."""
     text, name = _load(config)
     _import_modules(text, name)
-    out = _native.validate(
-        text, name, _overrides(max_samples, batch_size, set), OperatorRegistry._native_specs()
+    out = json.loads(
+        _native.validate(
+            text, name, _overrides(max_samples, batch_size, set), OperatorRegistry._native_specs()
+        )
     )
-    return json.loads(out)
+    if out.get("config", {}).get("data_writer", {}).get("type") == iceberg.WRITER:
+        iceberg._require_pyiceberg()
+    return out
 
 
 def run(
@@ -82,8 +86,12 @@ def run(
 
     The executor is the config's ``executor.type`` unless ``executor`` (``"local"`` or
     ``"ray"``) is given; ``address`` is the Ray cluster's (see docs/ray.md). On Ray, ``workers``
-    caps the shard tasks in flight. An existing run directory is resumed (completed shards are
-    skipped) unless ``overwrite=True``.
+    caps the tasks in flight. With ``executor.metrics.generate_report: true`` it also writes
+    ``report.html`` into the run directory; its path is then under the ``"report"`` key.
+
+    An existing run directory is resumed (completed shards are skipped) unless
+    ``overwrite=True``. With ``IcebergDataWriter`` the run's data files are then committed to
+    the Iceberg table (one snapshot per run; what was committed is under ``stats["iceberg"]``).
     """
     text, name = _load(config)
     _import_modules(text, name)
@@ -101,7 +109,7 @@ def run(
     if kind == "ray":
         from . import ray_runner
 
-        return ray_runner.run(
+        stats = ray_runner.run(
             text,
             name,
             overrides,
@@ -109,16 +117,42 @@ def run(
             progress=progress,
             max_in_flight=workers,
         )
-    out = _native.run(
-        text,
-        name,
-        overrides,
-        workers,
-        overwrite,
-        progress,
-        OperatorRegistry._native_specs(),
-    )
-    return json.loads(out)
+    else:
+        out = _native.run(
+            text,
+            name,
+            overrides,
+            workers,
+            overwrite,
+            progress,
+            OperatorRegistry._native_specs(),
+        )
+        stats = json.loads(out)
+    if not is_remote(str(stats["run_dir"])):
+        committed = iceberg.commit_run(stats["run_dir"])
+        if committed is not None:
+            stats["iceberg"] = committed
+        if _report_enabled(Path(stats["run_dir"])):
+            from .report import build_report
+
+            stats["report"] = str(build_report(stats["run_dir"]))
+    return stats
+
+
+def is_remote(path: str) -> bool:
+    """True for ``scheme://`` locations (object stores, HTTP)."""
+    head, sep, _ = path.partition("://")
+    return bool(sep) and len(head) > 1 and head.isalnum()
+
+
+def _report_enabled(run_dir: Path) -> bool:
+    """``executor.metrics.generate_report`` of the run, as recorded in its manifest."""
+    try:
+        manifest = json.loads((run_dir / "_mdf" / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    metrics = manifest.get("config", {}).get("executor", {}).get("metrics", {})
+    return bool(metrics.get("generate_report"))
 
 
 def list_components() -> list[dict[str, str]]:

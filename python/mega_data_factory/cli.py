@@ -15,6 +15,8 @@ EPILOG = """examples:
   mdf validate -c pipeline.yaml
   mdf ops list
   mdf ops describe text_length_filter
+  mdf stats output/quickstart          # the quality funnel of a run, as a table
+  mdf report output/quickstart         # (re)build output/quickstart/report.html
 """
 
 
@@ -78,6 +80,32 @@ def _parser() -> argparse.ArgumentParser:
     ops_sub.add_parser("list", help="every component by its config name")
     desc = ops_sub.add_parser("describe", help="a component's params with defaults and docs")
     desc.add_argument("name")
+
+    st = sub.add_parser("stats", help="print a run's quality funnel as a table")
+    st.add_argument("run_dir", help="the run directory (the writer's output_path)")
+    st.add_argument("--json", action="store_true", help="print stats.json instead")
+
+    rep = sub.add_parser(
+        "report",
+        help="build a run's HTML report (report.html in the run directory)",
+        description="Build the self-contained HTML report of a run from its _mdf/stats.json "
+        "and _mdf/samples.json: funnel, data flow, operators, score histograms, throughput, "
+        "samples of removed records.",
+    )
+    rep.add_argument("run_dir", help="the run directory (the writer's output_path)")
+    rep.add_argument("-o", "--output", help="where to write (default: RUN_DIR/report.html)")
+    dp = sub.add_parser(
+        "dedup-plan", help="S-curve and memory/disk per phase of a dedup, for a corpus size"
+    )
+    dp.add_argument("--docs", type=int, required=True, help="documents in the corpus")
+    dp.add_argument("--method", choices=["exact", "url", "minhash"], default="minhash")
+    dp.add_argument("--bands", type=int, default=14, help="MinHash num_buckets")
+    dp.add_argument("--rows", type=int, default=8, help="MinHash hashes_per_bucket")
+    dp.add_argument("--partitions", type=int, default=64, help="num_partitions")
+    dp.add_argument("--shards", type=int, default=1000)
+    dp.add_argument("--workers", type=int, default=1)
+    dp.add_argument("--doc-bytes", type=int, default=5000, help="average document size")
+    dp.add_argument("--dup-fraction", type=float, default=0.2, help="share of duplicates")
     return p
 
 
@@ -121,6 +149,15 @@ def _print_summary(stats: dict[str, Any]) -> None:
     for r in rows:
         print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)), file=err)
     print(f"Stats: {stats['run_dir']}/_mdf/stats.json", file=err)
+    if stats.get("report"):
+        print(f"Report: {stats['report']}", file=err)
+    if "iceberg" in stats:
+        ice = stats["iceberg"]
+        print(
+            f"Iceberg: {ice['added_files']} new data file(s) committed to {ice['table']} "
+            f"(snapshot {ice['snapshot_id']})",
+            file=err,
+        )
 
 
 def _describe(name: str) -> None:
@@ -197,6 +234,33 @@ def main(argv: list[str] | None = None) -> int:
                 _describe(args.name)
             else:
                 parser.parse_args(["ops", "--help"])
+        elif args.command == "stats":
+            from .report import funnel_table, load_run
+
+            data = load_run(args.run_dir)
+            if args.json:
+                print(json.dumps(data.stats, indent=2))
+            else:
+                print(funnel_table(data.stats))
+        elif args.command == "report":
+            from .report import build_report
+
+            print(build_report(args.run_dir, args.output))
+        elif args.command == "dedup-plan":
+            from .dedup_plan import plan
+
+            lines = plan(
+                args.docs,
+                args.method,
+                args.bands,
+                args.rows,
+                max(args.partitions, 1),
+                max(args.shards, 1),
+                max(args.workers, 1),
+                args.doc_bytes,
+                args.dup_fraction,
+            )
+            print("\n".join(lines))
         else:
             parser.print_help()
         return 0
@@ -204,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         print("Interrupted by user; rerun the same command to resume.", file=sys.stderr)
         return 1
     except _native.MdfBaseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
 

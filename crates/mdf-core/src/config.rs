@@ -83,9 +83,17 @@ pub struct MetricsConfig {
     /// Print the per-operator table at the end of a run (`stats.json` is always written).
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Write `report.html` into the run directory.
+    /// Write `report.html` into the run directory at the end of the run.
     #[serde(default)]
     pub generate_report: bool,
+    /// Sample records kept per operator and drop reason (and of the kept records) for the
+    /// report, chosen deterministically; 0 disables sampling. Default 20.
+    #[serde(default = "default_debug_samples")]
+    pub debug_samples_per_operator: usize,
+}
+
+fn default_debug_samples() -> usize {
+    20
 }
 
 impl Default for MetricsConfig {
@@ -93,6 +101,7 @@ impl Default for MetricsConfig {
         MetricsConfig {
             enabled: true,
             generate_report: false,
+            debug_samples_per_operator: default_debug_samples(),
         }
     }
 }

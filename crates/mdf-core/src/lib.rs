@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod config;
 pub mod error;
+pub mod global;
 pub mod io;
 pub mod operator;
 pub mod registry;

@@ -87,6 +87,12 @@ pub trait Operator: Send {
     fn output_fields(&self) -> Vec<Field> {
         Vec::new()
     }
+
+    /// A global operator (registry kind `Global`) hands back its phase logic here; see
+    /// [`crate::global`]. Map operators keep the default.
+    fn into_global(self: Box<Self>) -> Option<Box<dyn crate::global::GlobalOperator>> {
+        None
+    }
 }
 
 /// Turns a reason code built at run time (e.g. by a Python operator) into a `&'static str`.

@@ -3,12 +3,14 @@
 //! threads and keeps the run directory ([`rundir`]) that makes runs resumable. The Ray runner
 //! (Python) drives the same [`runner`] and [`task`] functions through `mega_data_factory._native`.
 
+pub mod global;
 pub mod local;
 pub mod plan;
 pub mod progress;
 mod rejects;
 pub mod rundir;
 pub mod runner;
+mod staging;
 pub mod task;
 
 use std::sync::Arc;
@@ -25,6 +27,7 @@ pub fn builtin_registry() -> Registry {
     let mut registry = Registry::default();
     mdf_io::register(&mut registry);
     mdf_text::register(&mut registry);
+    mdf_dedup::register(&mut registry);
     registry
 }
 

@@ -51,11 +51,6 @@ pub struct Plan {
 impl Plan {
     pub fn build(config: PipelineConfig, registry: &Registry) -> Result<Plan> {
         let exec = &config.executor;
-        if exec.metrics.generate_report {
-            return Err(MdfError::config(
-                "executor.metrics.generate_report: the HTML report is not available yet; set it to false",
-            ));
-        }
         let loader = lookup(&registry.loaders, "loader", &config.data_loader.name)?
             .build(&config.data_loader.params)?;
         let writer = lookup(&registry.writers, "writer", &config.data_writer.name)?

@@ -3,18 +3,24 @@
 //! - `manifest.json`: resolved config, engine version, plan fingerprint, shard list;
 //! - `shards/NNNNNN.json`: per-shard stats; `done/NNNNNN`: completion markers (written last);
 //! - `rejects/NNNNNN.jsonl`: records and files rejected, with their reason;
-//! - `stats.json`: the merged stats of every completed shard.
+//! - `stats.json`: the merged stats of every completed shard (counts, histograms, timeline);
+//! - `samples.json`: a bounded, deterministic sample of kept and removed records, for the report;
+//! - `progress.json`: live progress, rewritten every second during a run.
 //!
 //! A shard commits in this order: data files (each renamed into place), rejects, stats, marker.
 //! A shard without a marker is cleared (all its files) and redone, so a run killed at any point
 //! and resumed gives exactly the output of an uninterrupted run.
+//!
+//! The run directory lives wherever `output_path` points: a local directory or an object-store
+//! prefix (`s3://bucket/run`). Every file goes through `mdf_io::storage`, whose writes are
+//! atomic in both (temporary file + rename, or one PUT / a completed multipart upload).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use mdf_core::io::{shard_file_prefix, ShardSpec};
 use mdf_core::stats::ShardStats;
 use mdf_core::{MdfError, Result};
+use mdf_io::storage;
 use serde::{Deserialize, Serialize};
 
 pub const META_DIR: &str = "_mdf";
@@ -45,12 +51,27 @@ impl RunDir {
         &self.root
     }
 
+    /// `_mdf/`: engine state.
+    pub fn meta_dir(&self) -> &Path {
+        &self.meta
+    }
+
     pub fn manifest_path(&self) -> PathBuf {
         self.meta.join("manifest.json")
     }
 
     pub fn stats_path(&self) -> PathBuf {
         self.meta.join("stats.json")
+    }
+
+    /// Sampled records (kept and removed) for the report.
+    pub fn samples_path(&self) -> PathBuf {
+        self.meta.join("samples.json")
+    }
+
+    /// Live progress, rewritten every second while a run is going.
+    pub fn progress_path(&self) -> PathBuf {
+        self.meta.join("progress.json")
     }
 
     fn shard_stats_path(&self, index: usize) -> PathBuf {
@@ -75,30 +96,33 @@ impl RunDir {
 
     pub fn create(&self) -> Result<()> {
         for sub in ["shards", "done", "rejects"] {
-            let dir = self.meta.join(sub);
-            fs::create_dir_all(&dir).map_err(|e| MdfError::io(&dir, e))?;
+            storage::create_dir_all(&self.meta.join(sub))?;
         }
         Ok(())
     }
 
     pub fn read_manifest(&self) -> Result<Option<Manifest>> {
         let path = self.manifest_path();
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        match storage::read_opt(&path)? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 MdfError::config(format!("{} is not a valid manifest: {e}", path.display()))
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(MdfError::io(path, e)),
+            None => Ok(None),
         }
     }
 
+    /// True when shard `index` committed. A marker that cannot be checked counts as absent
+    /// (the shard is redone, which is always safe).
     pub fn is_done(&self, index: usize) -> bool {
-        self.done_path(index).exists()
+        storage::exists(&self.done_path(index)).unwrap_or(false)
     }
 
     /// Removes everything an unfinished attempt at shard `index` may have left.
     pub fn clear_shard(&self, index: usize, data_dir: &Path) -> Result<()> {
-        remove_matching(data_dir, |name| is_shard_file(name, index))?;
+        let prefix = shard_file_prefix(index);
+        for name in storage::list_file_names_with_prefix(data_dir, &prefix)? {
+            storage::remove_file_if_exists(&data_dir.join(name))?;
+        }
         for path in [
             self.rejects_path(index),
             self.rejects_tmp_path(index),
@@ -119,7 +143,9 @@ impl RunDir {
 
     pub fn shard_stats(&self, index: usize) -> Result<ShardStats> {
         let path = self.shard_stats_path(index);
-        let bytes = fs::read(&path).map_err(|e| MdfError::io(&path, e))?;
+        let bytes = storage::read_opt(&path)?.ok_or_else(|| {
+            MdfError::io(&path, std::io::Error::from(std::io::ErrorKind::NotFound))
+        })?;
         serde_json::from_slice(&bytes)
             .map_err(|e| MdfError::internal(format!("{}: {e}", path.display())))
     }
@@ -133,46 +159,19 @@ impl RunDir {
         Ok(total)
     }
 
-    /// `--overwrite`: removes the engine state and every shard data file (nothing else).
+    /// `--overwrite`: removes the engine state, every shard data file and the previous run's
+    /// `report.html` (nothing else), so no file from the old run can pass for the new one's.
     pub fn wipe(&self, data_dir: &Path) -> Result<()> {
-        remove_matching(data_dir, |name| {
-            let name = name.strip_prefix('.').unwrap_or(name);
-            name.starts_with("part-")
-        })?;
-        match fs::remove_dir_all(&self.meta) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(MdfError::io(&self.meta, e)),
+        for name in storage::list_file_names_with_prefix(data_dir, "part-")? {
+            storage::remove_file_if_exists(&data_dir.join(name))?;
         }
+        storage::remove_file_if_exists(&data_dir.join("report.html"))?;
+        storage::remove_dir_all(&self.meta)
     }
-}
-
-fn is_shard_file(name: &str, index: usize) -> bool {
-    let prefix = shard_file_prefix(index);
-    name.strip_prefix('.').unwrap_or(name).starts_with(&prefix)
-}
-
-fn remove_matching(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<()> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(MdfError::io(dir, e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| MdfError::io(dir, e))?;
-        if entry.file_name().to_str().is_some_and(&wanted) {
-            remove_file_if_exists(&entry.path())?;
-        }
-    }
-    Ok(())
 }
 
 fn remove_file_if_exists(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(MdfError::io(path, e)),
-    }
+    storage::remove_file_if_exists(path)
 }
 
 /// The temporary file `write_atomic` writes before renaming it to `path`.
@@ -182,16 +181,9 @@ fn tmp_sibling(path: &Path) -> PathBuf {
     dir.join(format!(".{name}.tmp"))
 }
 
-/// Writes `bytes` to a temporary sibling, syncs it, and renames it into place.
+/// Writes `bytes` atomically (a temporary sibling renamed into place, or one object PUT).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| MdfError::io(dir, e))?;
-    let tmp = tmp_sibling(path);
-    let mut file = fs::File::create(&tmp).map_err(|e| MdfError::io(&tmp, e))?;
-    file.write_all(bytes).map_err(|e| MdfError::io(&tmp, e))?;
-    file.sync_all().map_err(|e| MdfError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| MdfError::io(path, e))
+    storage::write_atomic(path, bytes)
 }
 
 pub fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<()> {

@@ -75,7 +75,7 @@ fn output_is_identical_across_worker_counts() {
     let tmp = tempfile::tempdir().unwrap();
     write_inputs(&tmp.path().join("in"), 5, 300);
     let registry = Arc::new(builtin_registry());
-    let mut outputs = Vec::new();
+    let (mut outputs, mut samples, mut histograms) = (Vec::new(), Vec::new(), Vec::new());
     for workers in [1, 3] {
         let out = tmp.path().join(format!("out{workers}"));
         let p = plan(&registry, config_text(&tmp.path().join("in"), &out, ""));
@@ -83,9 +83,21 @@ fn output_is_identical_across_worker_counts() {
         assert_eq!(summary.stats.input_records, 1500);
         assert_eq!(summary.workers, workers);
         outputs.push(data_files(&out));
+        samples.push(std::fs::read_to_string(out.join("_mdf/samples.json")).unwrap());
+        histograms.push(summary.stats.histograms.clone());
+        let progress: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("_mdf/progress.json")).unwrap())
+                .unwrap();
+        assert_eq!(progress["state"], "done");
+        assert_eq!(progress["records_in"], 1500);
     }
     assert_eq!(outputs[0].len(), 5);
     assert_eq!(outputs[0], outputs[1]);
+    // The report's samples and histograms do not depend on the worker count either.
+    assert_eq!(samples[0], samples[1]);
+    assert!(samples[0].contains("too_short"));
+    assert_eq!(histograms[0], histograms[1]);
+    assert_eq!(histograms[0]["input.text_bytes"].count, 1500);
 }
 
 #[test]
@@ -97,6 +109,7 @@ fn an_interrupted_shard_is_cleared_and_redone() {
     let p = plan(&registry, config_text(&tmp.path().join("in"), &out, ""));
     let first = run_local(&p, &options(2)).unwrap();
     let reference = data_files(&out);
+    let reference_samples = std::fs::read_to_string(out.join("_mdf/samples.json")).unwrap();
 
     // What a crash in the middle of shard 2 leaves: no marker, a stale published file of a
     // previous attempt, and a half-written temporary file.
@@ -107,6 +120,10 @@ fn an_interrupted_shard_is_cleared_and_redone() {
     let resumed = run_local(&p, &options(2)).unwrap();
     assert_eq!(resumed.shards_resumed, 3);
     assert_eq!(data_files(&out), reference);
+    assert_eq!(
+        std::fs::read_to_string(out.join("_mdf/samples.json")).unwrap(),
+        reference_samples
+    );
     assert!(!out.join(".part-000002-0000.parquet.tmp").exists());
     assert_eq!(resumed.stats.input_records, first.stats.input_records);
     assert_eq!(resumed.stats.output_records, first.stats.output_records);

@@ -79,10 +79,22 @@ struct InProcessPool {
 }
 
 impl StageService for InProcessPool {
-    fn process(&self, stage: &str, batch: RecordBatch) -> Result<StageOutput> {
+    fn process(
+        &self,
+        stage: &str,
+        batch: RecordBatch,
+        shard: usize,
+        positions: &[u64],
+    ) -> Result<StageOutput> {
         assert_eq!(stage, "model");
         *self.calls.lock().unwrap() += 1;
-        run_stage_batch(&mut self.replica.lock().unwrap(), &self.plan, batch)
+        run_stage_batch(
+            &mut self.replica.lock().unwrap(),
+            &self.plan,
+            batch,
+            shard,
+            positions.to_vec(),
+        )
     }
 }
 
@@ -132,12 +144,13 @@ fn shard_tasks_with_a_stage_pool_write_the_local_runners_run_directory() {
     }
     assert!(*pool.calls.lock().unwrap() > 4);
     let summary = finalize_run(
-        &task_dir,
+        &worker_plan,
         RunFacts {
             resumed: 0,
             executor: "ray",
             workers: 1,
             wall_seconds: 0.0,
+            phase_seconds: BTreeMap::new(),
         },
     )
     .unwrap();
@@ -154,6 +167,7 @@ fn shard_tasks_with_a_stage_pool_write_the_local_runners_run_directory() {
                     o.records_in,
                     o.records_out,
                     o.dropped.clone(),
+                    o.histograms.clone(),
                 )
             })
             .collect();
@@ -162,10 +176,20 @@ fn shard_tasks_with_a_stage_pool_write_the_local_runners_run_directory() {
             s.stats.output_records,
             s.stats.rejected_records,
             ops,
+            s.stats.histograms.clone(),
         )
     };
     assert_eq!(counts(&summary), counts(&local_summary));
     assert!(summary.stats.operators[1].dropped.values().sum::<u64>() > 0);
+    // The pool's operators sample the same rows as the local runner's (samples.json).
+    let samples = |dir: &Path| std::fs::read(dir.join("_mdf/samples.json")).unwrap();
+    assert_eq!(samples(&task_dir), samples(&local_dir));
+    let parsed: serde_json::Value = serde_json::from_slice(&samples(&task_dir)).unwrap();
+    assert_eq!(parsed["operators"][1]["stage"], "model");
+    assert!(!parsed["operators"][1]["samples"]
+        .as_object()
+        .unwrap()
+        .is_empty());
 
     // A prepared run is resumed, not redone; finalize refuses an incomplete run.
     assert!(prepare_run(&driver, false).unwrap().pending.is_empty());
@@ -177,6 +201,7 @@ fn shard_tasks_with_a_stage_pool_write_the_local_runners_run_directory() {
         executor: "ray",
         workers: 1,
         wall_seconds: 0.0,
+        phase_seconds: BTreeMap::new(),
     };
-    assert!(finalize_run(&fresh, facts).is_err());
+    assert!(finalize_run(&fresh_plan, facts).is_err());
 }

@@ -13,6 +13,8 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use mdf_core::{MdfError, Result};
 
+use crate::storage::InputFile;
+
 /// Compression of a file, from its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
@@ -46,7 +48,7 @@ impl Codec {
 
 /// Opens `path` and decompresses it on the fly according to its extension.
 pub fn open_decompressed(path: &str) -> Result<Box<dyn Read + Send>> {
-    let file = File::open(path).map_err(|e| MdfError::io(path, e))?;
+    let file = InputFile::open(path)?;
     Ok(decompress(file, Codec::from_path(path), path)?.reader)
 }
 
@@ -70,7 +72,11 @@ impl TrackedReader {
 }
 
 /// Wraps `file` in the decoder for `codec`.
-pub(crate) fn decompress(file: File, codec: Codec, path: &str) -> Result<TrackedReader> {
+pub(crate) fn decompress<R: Read + Send + 'static>(
+    file: R,
+    codec: Codec,
+    path: &str,
+) -> Result<TrackedReader> {
     let raw_failed = Arc::new(AtomicBool::new(false));
     let raw = FlaggedRead {
         inner: file,

@@ -11,7 +11,6 @@
 //! the good ones are kept in order.
 
 use std::collections::VecDeque;
-use std::fs::{self, File};
 use std::io::{Seek, SeekFrom};
 use std::sync::{Arc, OnceLock};
 
@@ -27,6 +26,7 @@ use crate::codec::{self, Codec, TrackedReader};
 use crate::lines::LineReader;
 use crate::paths::{expand_paths, PathList};
 use crate::provenance::{OutputSchema, SourceName};
+use crate::storage::{self, InputFile};
 
 /// File name endings a directory walk picks up.
 pub const JSONL_EXTENSIONS: &[&str] = &[
@@ -160,7 +160,9 @@ impl Loader for JsonlLoader {
     fn list_shards(&self) -> Result<Vec<ShardSpec>> {
         let mut shards = Vec::new();
         for path in self.files()? {
-            let size = fs::metadata(path).map_err(|e| MdfError::io(path, e))?.len();
+            let size = storage::size_of(path)?.ok_or_else(|| {
+                MdfError::io(path, std::io::Error::from(std::io::ErrorKind::NotFound))
+            })?;
             if Codec::from_path(path) != Codec::None || size <= self.shard_bytes {
                 shards.push(ShardSpec::whole_file(path.as_str()));
                 continue;
@@ -189,8 +191,8 @@ impl Loader for JsonlLoader {
         let schema = Arc::clone(self.output_schema()?);
         let path = shard.path.as_str();
         let codec = Codec::from_path(path);
-        let mut file = File::open(path).map_err(|e| MdfError::io(path, e))?;
-        let size = file.metadata().map_err(|e| MdfError::io(path, e))?.len();
+        let mut file = InputFile::open(path)?;
+        let size = file.len();
         let batch_size = batch_size.max(1);
         let mut source = JsonlSource {
             decoder: build_decoder(schema.data(), batch_size)?,
@@ -250,7 +252,7 @@ pub(crate) fn mib_to_bytes(mib: f64) -> u64 {
 fn infer_fields(files: &[String], infer_rows: usize) -> Result<Fields> {
     let mut values = Vec::new();
     'files: for path in files {
-        let file = File::open(path).map_err(|e| MdfError::io(path, e))?;
+        let file = InputFile::open(path)?;
         let mut lines = LineReader::new(codec::decompress(file, Codec::from_path(path), path)?, 0);
         loop {
             match lines.next_line() {
@@ -546,6 +548,7 @@ mod tests {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Int64Type, UInt64Type};
     use arrow::record_batch::RecordBatch;
+    use std::fs;
     use std::path::Path;
 
     fn loader(paths: &[&Path]) -> JsonlLoader {

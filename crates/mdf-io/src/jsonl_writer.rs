@@ -3,7 +3,6 @@
 //! Null values are omitted from the objects. Output is byte-deterministic (the gzip header has
 //! no timestamp or file name).
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -18,6 +17,7 @@ use crate::codec::{Codec, Encoder};
 use crate::jsonl_loader::mib_to_bytes;
 use crate::output::{check_table_name, data_dir, CountingWriter, ShardFiles};
 use crate::parquet_writer::{check_target_size, default_target_file_size_mb};
+use crate::storage::{self, OutputFile};
 
 /// Compression of the JSONL files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -91,6 +91,7 @@ impl Component for JsonlDataWriter {
 impl JsonlDataWriter {
     pub fn new(params: JsonlWriterParams) -> Result<Self> {
         params.check().map_err(MdfError::config)?;
+        storage::probe_output(&params.output_path)?;
         let output_dir = PathBuf::from(&params.output_path);
         Ok(JsonlDataWriter {
             data_dir: data_dir(&output_dir, params.table_name.as_deref()),
@@ -121,7 +122,7 @@ impl DataWriter for JsonlDataWriter {
     }
 }
 
-type Sink = LineDelimitedWriter<Encoder<CountingWriter<BufWriter<File>>>>;
+type Sink = LineDelimitedWriter<Encoder<CountingWriter<BufWriter<OutputFile>>>>;
 
 struct JsonlShardWriter {
     files: ShardFiles,

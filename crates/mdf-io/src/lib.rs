@@ -9,6 +9,9 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod codec;
+mod hf_resolve;
+pub mod huggingface_loader;
+pub mod iceberg_writer;
 pub mod jsonl_loader;
 pub mod jsonl_writer;
 mod lines;
@@ -17,20 +20,29 @@ pub mod parquet_loader;
 pub mod parquet_writer;
 pub mod paths;
 mod provenance;
+pub mod storage;
+mod storage_io;
+pub mod webdataset_writer;
 
 pub use codec::{open_decompressed, Codec};
+pub use huggingface_loader::{HuggingFaceLoader, HuggingFaceLoaderParams};
+pub use iceberg_writer::{IcebergDataWriter, IcebergWriterParams};
 pub use jsonl_loader::{JsonlLoader, JsonlLoaderParams};
 pub use jsonl_writer::{JsonlDataWriter, JsonlWriterParams};
 pub use parquet_loader::{ParquetLoader, ParquetLoaderParams};
 pub use parquet_writer::{ParquetDataWriter, ParquetWriterParams};
 pub use paths::{expand_paths, PathList};
+pub use webdataset_writer::{WebDatasetWriter, WebDatasetWriterParams};
 
 /// Registers every loader and writer of this crate.
 pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_loader::<JsonlLoader>();
     registry.register_loader::<ParquetLoader>();
+    registry.register_loader::<HuggingFaceLoader>();
     registry.register_writer::<ParquetDataWriter>();
     registry.register_writer::<JsonlDataWriter>();
+    registry.register_writer::<WebDatasetWriter>();
+    registry.register_writer::<IcebergDataWriter>();
 }
 
 #[cfg(test)]
@@ -42,9 +54,20 @@ mod tests {
         let mut registry = mdf_core::Registry::default();
         register(&mut registry);
         let loaders: Vec<_> = registry.loaders.names().collect();
-        assert_eq!(loaders, ["JsonlLoader", "ParquetLoader"]);
+        assert_eq!(
+            loaders,
+            ["HuggingFaceLoader", "JsonlLoader", "ParquetLoader"]
+        );
         let writers: Vec<_> = registry.writers.names().collect();
-        assert_eq!(writers, ["JsonlDataWriter", "ParquetDataWriter"]);
+        assert_eq!(
+            writers,
+            [
+                "IcebergDataWriter",
+                "JsonlDataWriter",
+                "ParquetDataWriter",
+                "WebDatasetWriter"
+            ]
+        );
 
         let entry = registry.loaders.get("JsonlLoader").unwrap();
         let schema = entry.params_schema().to_string();

@@ -4,12 +4,13 @@
 //! the shard replaces exactly what an earlier attempt left (stale files of the shard are removed
 //! when it is opened again).
 
-use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use mdf_core::io::shard_file_prefix;
 use mdf_core::{MdfError, Result};
+
+use crate::storage::{self, OutputFile};
 
 /// The data directory: `output_path`, or `output_path/table_name` when a table name is set.
 pub(crate) fn data_dir(output_path: &Path, table_name: Option<&str>) -> PathBuf {
@@ -37,32 +38,24 @@ pub(crate) struct ShardFiles {
     prefix: String,
     extension: String,
     next_seq: usize,
-    /// The file being written, if any.
-    current: Option<PendingFile>,
+    /// Final path of the file being written, if any.
+    current: Option<PathBuf>,
     published: Vec<String>,
-}
-
-struct PendingFile {
-    tmp: PathBuf,
-    name: String,
 }
 
 impl ShardFiles {
     /// Creates `dir` if needed and removes files an earlier attempt at this shard left behind.
+    /// `dir` may be a local directory or an object-store prefix (see [`crate::storage`]).
     pub fn open(dir: &Path, shard_index: usize, extension: &str) -> Result<ShardFiles> {
-        fs::create_dir_all(dir).map_err(|e| MdfError::io(dir, e))?;
+        storage::create_dir_all(dir)?;
         let prefix = shard_file_prefix(shard_index);
         let hidden = format!(".{prefix}");
         let tmp_ext = format!("{extension}.tmp");
-        for entry in fs::read_dir(dir).map_err(|e| MdfError::io(dir, e))? {
-            let entry = entry.map_err(|e| MdfError::io(dir, e))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
+        for name in storage::list_file_names_with_prefix(dir, &prefix)? {
             let stale = (name.starts_with(&prefix) && name.ends_with(extension))
                 || (name.starts_with(&hidden) && name.ends_with(&tmp_ext));
             if stale {
-                let path = entry.path();
-                fs::remove_file(&path).map_err(|e| MdfError::io(&path, e))?;
+                storage::remove_file_if_exists(&dir.join(&name))?;
             }
         }
         Ok(ShardFiles {
@@ -75,50 +68,42 @@ impl ShardFiles {
         })
     }
 
-    /// Starts the next file of the shard (a temporary file until [`Self::publish`]).
-    pub fn create(&mut self) -> Result<File> {
+    /// Starts the next file of the shard (invisible until [`Self::publish`]).
+    pub fn create(&mut self) -> Result<OutputFile> {
         if self.current.is_some() {
             return Err(MdfError::internal("a shard file was started twice"));
         }
         let name = format!("{}{:04}{}", self.prefix, self.next_seq, self.extension);
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let file = File::create(&tmp).map_err(|e| MdfError::io(&tmp, e))?;
+        let path = self.dir.join(&name);
+        let file = OutputFile::create(&path)?;
         self.next_seq += 1;
-        self.current = Some(PendingFile { tmp, name });
+        self.current = Some(path);
         Ok(file)
     }
 
-    /// Flushes the finished file to disk and renames it to its final name.
-    pub fn publish(&mut self, file: File) -> Result<()> {
-        let pending = self
+    /// Commits the finished file under its final name.
+    pub fn publish(&mut self, file: OutputFile) -> Result<()> {
+        let path = self
             .current
             .take()
             .ok_or_else(|| MdfError::internal("publishing a shard file that was not started"))?;
-        file.sync_all().map_err(|e| MdfError::io(&pending.tmp, e))?;
-        drop(file);
-        let path = self.dir.join(&pending.name);
-        fs::rename(&pending.tmp, &path).map_err(|e| MdfError::io(&path, e))?;
-        self.published.push(pending.name);
+        file.commit()?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| MdfError::internal("shard file without a name"))?;
+        self.published.push(name.to_owned());
         Ok(())
     }
 
     /// Path of the file being written (for error messages).
     pub fn current_path(&self) -> &Path {
-        self.current.as_ref().map_or(&self.dir, |p| &p.tmp)
+        self.current.as_deref().unwrap_or(&self.dir)
     }
 
     /// The published file names, in order.
-    pub fn finish(mut self) -> Vec<String> {
-        std::mem::take(&mut self.published)
-    }
-}
-
-impl Drop for ShardFiles {
-    // A writer dropped before finishing (its shard failed) leaves no temporary file behind.
-    fn drop(&mut self) {
-        if let Some(pending) = self.current.take() {
-            let _ = fs::remove_file(pending.tmp);
-        }
+    pub fn finish(self) -> Vec<String> {
+        self.published
     }
 }
 
@@ -157,6 +142,7 @@ impl<W: Write> Write for CountingWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn publishes_atomically_and_cleans_stale_files() {
@@ -186,7 +172,8 @@ mod tests {
         assert_eq!(names, ["part-000004-0000.jsonl"]);
 
         // Dropping an unfinished writer removes its temporary file.
-        let _f = again.create().unwrap();
+        let f = again.create().unwrap();
+        drop(f);
         drop(again);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
     }

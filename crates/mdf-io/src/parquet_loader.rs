@@ -5,13 +5,12 @@
 //! before the damage is kept.
 
 use std::collections::VecDeque;
-use std::fs::File;
 
 use arrow::datatypes::Fields;
 use arrow::record_batch::RecordBatchReader;
 use mdf_core::io::{Loader, RecordSource, Reject, ShardSpec, SourceItem};
-use mdf_core::{Component, MdfError, OperatorKind, Params, Result};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use mdf_core::{Component, OperatorKind, Params, Result};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -19,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::jsonl_loader::{check_id_field, default_id_field};
 use crate::paths::{expand_paths, PathList};
 use crate::provenance::{OutputSchema, SourceName};
+use crate::storage::InputFile;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,7 +66,7 @@ impl Component for ParquetLoader {
 
 /// A file opened for reading, or the reject that says why it cannot be.
 enum Opened {
-    Reader(ParquetRecordBatchReaderBuilder<File>),
+    Reader(ParquetRecordBatchReaderBuilder<InputFile>),
     Reject(Reject),
 }
 
@@ -76,8 +76,8 @@ impl ParquetLoader {
     }
 
     fn open_file(&self, path: &str) -> Result<Opened> {
-        let file = File::open(path).map_err(|e| MdfError::io(path, e))?;
-        let size = file.metadata().map_err(|e| MdfError::io(path, e))?.len();
+        let file = InputFile::open(path)?;
+        let size = file.len();
         if size == 0 {
             return Ok(Opened::Reject(reject(
                 path,
@@ -152,7 +152,7 @@ impl Loader for ParquetLoader {
         match builder.build() {
             Ok(reader) => {
                 source.schema = OutputSchema::new(reader.schema().fields(), &self.params.id_field);
-                source.reader = Some(reader);
+                source.reader = Some(Box::new(reader));
             }
             Err(e) => {
                 let r = reject(path, None, "corrupt_file", e.to_string());
@@ -179,7 +179,7 @@ fn names(fields: &Fields) -> String {
     names.join(", ")
 }
 
-fn reject(path: &str, offset: Option<u64>, reason: &str, detail: String) -> Reject {
+pub(crate) fn reject(path: &str, offset: Option<u64>, reason: &str, detail: String) -> Reject {
     Reject {
         source: path.to_owned(),
         offset,
@@ -190,15 +190,17 @@ fn reject(path: &str, offset: Option<u64>, reason: &str, detail: String) -> Reje
     }
 }
 
-struct ParquetSource {
+/// Batches of one file (Parquet here; the Hugging Face loader also streams Arrow IPC files
+/// through it) with provenance columns, a record limit and a reject when decoding fails.
+pub(crate) struct ParquetSource {
     /// `None` once the file is exhausted or failed.
-    reader: Option<ParquetRecordBatchReader>,
-    schema: OutputSchema,
-    source: SourceName,
+    pub reader: Option<Box<dyn RecordBatchReader + Send>>,
+    pub schema: OutputSchema,
+    pub source: SourceName,
     /// Row index in the file of the next row.
-    next_row: u64,
-    remaining: Option<u64>,
-    pending: VecDeque<SourceItem>,
+    pub next_row: u64,
+    pub remaining: Option<u64>,
+    pub pending: VecDeque<SourceItem>,
 }
 
 impl RecordSource for ParquetSource {
@@ -393,7 +395,7 @@ mod tests {
         // Corrupt the pages of row group 5 in place, keeping the footer: decoding fails
         // mid-file, after the 50 rows of row groups 0 to 4.
         let damaged = tmp.path().join("damaged.parquet");
-        let meta = ParquetRecordBatchReaderBuilder::try_new(File::open(&good).unwrap())
+        let meta = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&good).unwrap())
             .unwrap()
             .metadata()
             .clone();
@@ -435,7 +437,7 @@ mod tests {
         let gone = ShardSpec::whole_file(tmp.path().join("gone.parquet").to_str().unwrap());
         assert!(matches!(
             loader.open(&gone, 10).err().unwrap(),
-            MdfError::Io { .. }
+            mdf_core::MdfError::Io { .. }
         ));
     }
 

@@ -2,7 +2,6 @@
 //! about `target_file_size_mb`, published atomically. Files are byte-deterministic for the same
 //! batches (no timestamps or random ids), so reruns and resumed runs reproduce them exactly.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::jsonl_loader::mib_to_bytes;
 use crate::output::{check_table_name, data_dir, ShardFiles};
+use crate::storage::{self, OutputFile};
 
 /// Parquet page compression.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -144,6 +144,7 @@ impl ParquetDataWriter {
             .set_compression(compression)
             .set_max_row_group_row_count(Some(params.row_group_size))
             .build();
+        storage::probe_output(&params.output_path)?;
         let output_dir = PathBuf::from(&params.output_path);
         Ok(ParquetDataWriter {
             data_dir: data_dir(&output_dir, params.table_name.as_deref()),
@@ -151,6 +152,15 @@ impl ParquetDataWriter {
             properties,
             target_bytes: mib_to_bytes(params.target_file_size_mb),
         })
+    }
+}
+
+impl ParquetDataWriter {
+    /// The same writer with its data files in `data_dir` (the Iceberg writer puts them in the
+    /// table's `data/` folder).
+    pub(crate) fn with_data_dir(mut self, data_dir: PathBuf) -> Self {
+        self.data_dir = data_dir;
+        self
     }
 }
 
@@ -180,7 +190,7 @@ struct ParquetShardWriter {
     target_bytes: u64,
     /// The first batch's schema; every file of the shard has it.
     schema: Option<SchemaRef>,
-    writer: Option<ArrowWriter<File>>,
+    writer: Option<ArrowWriter<OutputFile>>,
 }
 
 impl ShardWriter for ParquetShardWriter {
@@ -300,7 +310,7 @@ mod tests {
     }
 
     fn read_back(path: &Path) -> Vec<RecordBatch> {
-        ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
             .unwrap()
             .build()
             .unwrap()

@@ -12,6 +12,8 @@ use schemars::JsonSchema;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::storage;
+
 /// One path or a list of paths, as written in the config (`paths: data/` or `paths: [a, b]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
@@ -83,7 +85,9 @@ pub fn expand_paths(patterns: &[String], extensions: &[&str]) -> Result<Vec<Stri
     for pattern in patterns {
         let before = out.len();
         let glob = is_glob(pattern);
-        if glob {
+        if storage::is_remote(pattern) {
+            expand_remote(pattern, extensions, &mut out)?;
+        } else if glob {
             let matches = glob::glob(pattern)
                 .map_err(|e| MdfError::config(format!("invalid glob pattern `{pattern}`: {e}")))?;
             for entry in matches {
@@ -115,6 +119,56 @@ pub fn expand_paths(patterns: &[String], extensions: &[&str]) -> Result<Vec<Stri
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// A URL: an object named exactly, or every object under a prefix (a "directory", walked like
+/// a local one) or matching a glob (`*`, `?` and `[..]` stay within one `/`-separated part).
+/// Listing errors (no bucket, bad credentials) are config errors: they happen while planning.
+fn expand_remote(pattern: &str, extensions: &[&str], out: &mut Vec<String>) -> Result<()> {
+    let access = |e: MdfError| match e {
+        MdfError::Io { source, .. } => {
+            let inner = source
+                .into_inner()
+                .map_or_else(|| "unknown error".to_owned(), |e| e.to_string());
+            MdfError::config(format!(
+                "cannot access `{pattern}`: {inner}; check the bucket or host name and the                  credentials in the environment (docs/connectors.md)"
+            ))
+        }
+        other => other,
+    };
+    if is_glob(pattern) {
+        let literal_end = pattern.find(['*', '?', '[']).unwrap_or(pattern.len());
+        let prefix = pattern[..literal_end]
+            .rfind('/')
+            .map_or(pattern, |i| &pattern[..i]);
+        let matcher = glob::Pattern::new(pattern)
+            .map_err(|e| MdfError::config(format!("invalid glob pattern `{pattern}`: {e}")))?;
+        let options = glob::MatchOptions {
+            require_literal_separator: true,
+            ..Default::default()
+        };
+        for (url, _) in storage::list_recursive(prefix).map_err(access)? {
+            if matcher.matches_with(&url, options) {
+                out.push(url);
+            }
+        }
+        return Ok(());
+    }
+    if storage::size_of(pattern).map_err(access)?.is_some() {
+        out.push(pattern.to_owned());
+        return Ok(());
+    }
+    let dir = pattern.trim_end_matches('/');
+    for (url, _) in storage::list_recursive(dir).map_err(access)? {
+        let rel = url.get(dir.len() + 1..).unwrap_or("");
+        let hidden = rel
+            .split('/')
+            .any(|part| part.starts_with('.') || part.starts_with('_'));
+        if !hidden && has_extension(rel.rsplit('/').next().unwrap_or(""), extensions) {
+            out.push(url);
+        }
+    }
+    Ok(())
 }
 
 fn is_glob(pattern: &str) -> bool {

@@ -214,6 +214,33 @@ fn describe(name: &str, py_ops: Option<&Bound<'_, PyDict>>) -> PyResult<String> 
     )))
 }
 
+/// MinHash signatures of `texts` as `minhash_deduplicator` computes them (an empty list for a
+/// text with too few words); for parity checks against datatrove.
+#[pyfunction]
+fn minhash_signatures(
+    py: Python<'_>,
+    texts: Vec<String>,
+    n_grams: usize,
+    num_hashes: usize,
+    seed: u32,
+) -> Vec<Vec<u64>> {
+    py.detach(|| {
+        let mut signer = mdf_dedup::minhash::Signer::new(n_grams, num_hashes, seed, false);
+        let (mut shingles, mut sig) = (Vec::new(), Vec::new());
+        texts
+            .iter()
+            .map(|t| {
+                signer.shingles(t, &mut shingles);
+                if shingles.is_empty() {
+                    return Vec::new();
+                }
+                signer.signature(&shingles, &mut sig);
+                sig.clone()
+            })
+            .collect()
+    })
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", mdf_core::VERSION)?;
@@ -227,5 +254,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(list_components, m)?)?;
     m.add_function(wrap_pyfunction!(describe, m)?)?;
+    m.add_function(wrap_pyfunction!(minhash_signatures, m)?)?;
     errors::add_to_module(m)
 }

@@ -1,0 +1,230 @@
+//! Global operators: operators that need the whole dataset (dedup). The planner runs one in
+//! phases, each a set of independent tasks that read and write files under the run directory:
+//!
+//! 1. **keys** (one task per shard): [`GlobalOperator::extract`] emits keys (and optional
+//!    payloads) per row; the runtime routes each key to a partition by a stable hash and writes
+//!    one file per shard;
+//! 2. **group** (one task per partition): the partition's records, sorted by (key, document),
+//!    go to [`GlobalOperator::group`], which reports groups of duplicate documents;
+//! 3. **merge** (one task, only for [`Grouping::Connected`]): groups that share a document are
+//!    joined (union–find) into clusters;
+//! 4. **filter** (one task per shard): every cluster member but the keeper is removed (or only
+//!    annotated), then the rest of the pipeline runs.
+//!
+//! The keeper of a cluster is its member with the lowest [`DocId`]: the first by input order
+//! (shard index, then row). It does not depend on worker count or scheduling.
+
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{MdfError, Result};
+use crate::operator::{Operator, Verdicts};
+
+/// A document's stable identity within one global step: its shard index (high 32 bits) and its
+/// ordinal among the rows of that shard that reach the operator (low 32 bits). Ordering by
+/// `DocId` is ordering by input order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DocId(pub u64);
+
+impl DocId {
+    pub fn new(shard: usize, row: u64) -> Result<DocId> {
+        let shard = u32::try_from(shard)
+            .map_err(|_| MdfError::config(format!("shard index {shard} exceeds 2^32")))?;
+        let row = u32::try_from(row).map_err(|_| {
+            MdfError::config(format!(
+                "shard {shard} has more than 2^32 rows; split the input into smaller shards"
+            ))
+        })?;
+        Ok(DocId((u64::from(shard) << 32) | u64::from(row)))
+    }
+
+    pub fn shard(self) -> usize {
+        (self.0 >> 32) as usize
+    }
+
+    pub fn row(self) -> u64 {
+        self.0 & 0xffff_ffff
+    }
+}
+
+/// How the groups that [`GlobalOperator::group`] finds in different partitions relate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// Every document's keys land in one partition, so each group is a whole cluster (exact
+    /// dedup: one key per document).
+    Disjoint,
+    /// A document emits several keys (MinHash bands); groups that share a document are one
+    /// cluster, found by a merge phase.
+    Connected,
+}
+
+/// Which member of a cluster is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keeper {
+    /// The member with the lowest [`DocId`]: the first by input order.
+    FirstByInputOrder,
+    /// datatrove 0.10.1's MinHash rule: groups are visited in the order of their sort key (the
+    /// first record's payload, compared as bytes), each group's members chained pairwise in
+    /// document order, joined by union by size (ties keep the first root); the root is kept.
+    UnionBySizeRoot,
+}
+
+/// Names of the annotation columns a global operator can add to the rows it keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterColumns {
+    /// `UInt64`: the [`DocId`] of the cluster's keeper (the row's own id when it has no duplicate).
+    pub id: String,
+    /// `UInt32`: the number of documents in the cluster (1 when unique).
+    pub size: String,
+}
+
+/// The keys one batch emits: per row, zero or more `(key, payload)` records.
+#[derive(Debug, Default)]
+pub struct KeySink {
+    pub rows: Vec<u32>,
+    pub keys: Vec<u128>,
+    /// End offset of each record's payload in `payload`.
+    pub payload_ends: Vec<u32>,
+    pub payload: Vec<u8>,
+}
+
+impl KeySink {
+    pub fn push(&mut self, row: usize, key: u128, payload: &[u8]) {
+        self.rows.push(row as u32);
+        self.keys.push(key);
+        self.payload.extend_from_slice(payload);
+        self.payload_ends.push(self.payload.len() as u32);
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.rows.clear();
+        self.keys.clear();
+        self.payload_ends.clear();
+        self.payload.clear();
+    }
+
+    /// The payload of record `i`.
+    pub fn payload(&self, i: usize) -> &[u8] {
+        let start = if i == 0 {
+            0
+        } else {
+            self.payload_ends[i - 1] as usize
+        };
+        &self.payload[start..self.payload_ends[i] as usize]
+    }
+}
+
+/// One record of a partition, as [`GlobalOperator::group`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRecord<'a> {
+    pub key: u128,
+    pub doc: DocId,
+    pub payload: &'a [u8],
+}
+
+/// The phase logic of a global operator. One instance per worker, like a map operator.
+pub trait GlobalOperator: Send {
+    /// Number of partitions the keys are routed to (group tasks; memory per task is about
+    /// total key bytes / partitions).
+    fn num_partitions(&self) -> usize;
+
+    fn grouping(&self) -> Grouping;
+
+    /// `false`: keep every row and only annotate clusters.
+    fn remove_duplicates(&self) -> bool {
+        true
+    }
+
+    fn keeper(&self) -> Keeper {
+        Keeper::FirstByInputOrder
+    }
+
+    /// Annotation columns to add in the filter phase, if any.
+    fn cluster_columns(&self) -> Option<ClusterColumns> {
+        None
+    }
+
+    /// Emits the keys of every row of `batch` (row indices are the batch's). Rows it cannot key
+    /// (missing text) are rejected through `verdicts` and never reach the later phases.
+    fn extract(
+        &mut self,
+        batch: &RecordBatch,
+        keys: &mut KeySink,
+        verdicts: &mut Verdicts,
+    ) -> Result<()>;
+
+    /// Finds the groups of duplicates among one partition's records, sorted by (key, doc), and
+    /// calls `emit` with each group's documents (ascending) and its sort key (for
+    /// [`Keeper::UnionBySizeRoot`]). The default: records with equal keys are one group, sorted
+    /// by the first record's payload.
+    fn group(
+        &mut self,
+        records: &[KeyRecord<'_>],
+        emit: &mut dyn FnMut(&[DocId], &[u8]),
+    ) -> Result<()> {
+        let mut docs = Vec::new();
+        for run in records.chunk_by(|a, b| a.key == b.key) {
+            if run.len() > 1 {
+                docs.clear();
+                docs.extend(run.iter().map(|r| r.doc));
+                docs.dedup();
+                if docs.len() > 1 {
+                    emit(&docs, run[0].payload);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Wraps a global operator as a registry [`Operator`] (the registry holds one kind of entry);
+/// the executor takes it back out with [`Operator::into_global`].
+pub fn as_operator(op: impl GlobalOperator + 'static) -> Box<dyn Operator> {
+    Box::new(GlobalAdapter(Box::new(op)))
+}
+
+struct GlobalAdapter(Box<dyn GlobalOperator>);
+
+impl Operator for GlobalAdapter {
+    fn process(&mut self, _batch: RecordBatch, _verdicts: &mut Verdicts) -> Result<RecordBatch> {
+        Err(MdfError::internal(
+            "a global operator runs in phases planned by the executor, not batch by batch",
+        ))
+    }
+
+    fn into_global(self: Box<Self>) -> Option<Box<dyn GlobalOperator>> {
+        Some(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_ids_order_by_shard_then_row() {
+        let a = DocId::new(1, 5).expect("a");
+        let b = DocId::new(2, 0).expect("b");
+        assert!(a < b);
+        assert_eq!((b.shard(), b.row()), (2, 0));
+        assert!(DocId::new(0, 1 << 33).is_err());
+    }
+
+    #[test]
+    fn key_sink_keeps_payloads_apart() {
+        let mut sink = KeySink::default();
+        sink.push(0, 1, b"ab");
+        sink.push(3, 2, b"");
+        sink.push(4, 3, b"c");
+        assert_eq!(sink.payload(0), b"ab");
+        assert_eq!(sink.payload(1), b"");
+        assert_eq!(sink.payload(2), b"c");
+    }
+}

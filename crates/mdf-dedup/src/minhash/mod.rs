@@ -1,0 +1,286 @@
+//! `minhash_deduplicator`: near-duplicate removal by MinHash-LSH, as FineWeb's stage B
+//! (datatrove 0.10.1 `MinhashDedupSignature` → `MinhashDedupBuckets` → `MinhashDedupCluster` →
+//! `MinhashDedupFilter`). Signatures are bit-identical to datatrove's ([`signature`]); two
+//! documents are candidates when all `hashes_per_bucket` values of at least one of the
+//! `num_buckets` bands are equal, so P(candidate) = 1 − (1 − s^r)^b at Jaccard s. Candidates are
+//! joined into connected components (union–find in the merge phase) and every member but the
+//! keeper is removed.
+//!
+//! Differences from datatrove: the keeper is the member with the lowest (shard, row) — the first
+//! by input order — where datatrove keeps the union–find root, which depends on pair order;
+//! bands are compared by a 128-bit hash of (scope, band index, band values) instead of the
+//! values themselves (a false match needs a 128-bit collision); `dedup_scope` runs one
+//! independent dedup per value of a column (FineWeb deduplicates per dump) in one run.
+
+mod signature;
+#[rustfmt::skip]
+mod tables;
+
+use arrow::record_batch::RecordBatch;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use mdf_core::global::{as_operator, ClusterColumns, GlobalOperator, Grouping, Keeper, KeySink};
+use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
+
+use crate::common::{check_partitions, cluster_columns, default_partitions, for_each_row, yes};
+pub use signature::{permutations, simplify_text, Signer, MERSENNE_PRIME};
+
+/// Params of `minhash_deduplicator`. Defaults are FineWeb's (datatrove's `MinhashConfig`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MinhashDeduplicatorParams {
+    /// Column holding the text. Default: `text`.
+    #[serde(default = "default_text_field")]
+    pub text_field: String,
+    /// Words per shingle. Default: 5.
+    #[serde(default = "default_n_grams")]
+    pub n_grams: usize,
+    /// Bands (b). Default: 14.
+    #[serde(default = "default_buckets")]
+    pub num_buckets: usize,
+    /// Hashes per band (r). Default: 8.
+    #[serde(default = "default_hashes_per_bucket")]
+    pub hashes_per_bucket: usize,
+    /// Seed of the permutation parameters (numpy `RandomState`). Default: 1.
+    #[serde(default = "default_seed")]
+    pub seed: u32,
+    /// Hash precision, 64 or 32 bits. Default: 64.
+    #[serde(default = "default_precision")]
+    pub precision: u32,
+    /// Deduplicate only within groups of rows with the same value of this column (FineWeb:
+    /// the crawl dump). Default: none (global).
+    #[serde(default)]
+    pub dedup_scope: Option<String>,
+    /// Band-key partitions (parallel group tasks). Default: 64.
+    #[serde(default = "default_partitions")]
+    pub num_partitions: usize,
+    /// Remove the duplicates; `false` only annotates. Default: true.
+    #[serde(default = "yes")]
+    pub remove_duplicates: bool,
+    /// Add `cluster_id` and `cluster_size` to the rows kept. Default: false.
+    #[serde(default)]
+    pub annotate_clusters: bool,
+    /// Which member of a cluster is kept: `first` (the first by input order) or `datatrove`
+    /// (datatrove 0.10.1's union–find root: bands and signatures visited in sorted order, union
+    /// by size; costs 36 more bytes per key). Default: `first`.
+    #[serde(default = "default_keeper")]
+    pub keeper: String,
+    /// Language of the word tokenizer (datatrove's `language`). Default: `en`.
+    #[serde(default = "default_language")]
+    pub language: String,
+}
+
+fn default_text_field() -> String {
+    "text".to_owned()
+}
+fn default_n_grams() -> usize {
+    5
+}
+fn default_buckets() -> usize {
+    14
+}
+fn default_hashes_per_bucket() -> usize {
+    8
+}
+fn default_seed() -> u32 {
+    1
+}
+fn default_precision() -> u32 {
+    64
+}
+fn default_keeper() -> String {
+    "first".to_owned()
+}
+fn default_language() -> String {
+    "en".to_owned()
+}
+
+impl Params for MinhashDeduplicatorParams {
+    fn check(&self) -> std::result::Result<(), String> {
+        if self.n_grams == 0 || self.num_buckets == 0 || self.hashes_per_bucket == 0 {
+            return Err("n_grams, num_buckets and hashes_per_bucket must be at least 1".into());
+        }
+        if self.num_buckets * self.hashes_per_bucket > 100_000 {
+            return Err("num_buckets × hashes_per_bucket must be at most 100000".into());
+        }
+        if !matches!(self.precision, 32 | 64) {
+            return Err(format!(
+                "precision must be 32 or 64, got {}",
+                self.precision
+            ));
+        }
+        if !matches!(self.keeper.as_str(), "first" | "datatrove") {
+            return Err(format!(
+                "keeper must be `first` or `datatrove`, got `{}`",
+                self.keeper
+            ));
+        }
+        mdf_text::words::check_language(&self.language)?;
+        check_partitions(self.num_partitions)
+    }
+}
+
+/// The probability that a pair at Jaccard `s` becomes a candidate: 1 − (1 − s^r)^b.
+pub fn candidate_probability(s: f64, bands: usize, rows: usize) -> f64 {
+    1.0 - (1.0 - s.powi(rows as i32)).powi(bands as i32)
+}
+
+pub struct MinhashDeduplicator {
+    params: MinhashDeduplicatorParams,
+    signer: Signer,
+    shingles: Vec<u64>,
+    sig: Vec<u64>,
+    band: Vec<u8>,
+}
+
+impl Component for MinhashDeduplicator {
+    type Built = dyn Operator;
+    type Params = MinhashDeduplicatorParams;
+    const NAME: &'static str = "minhash_deduplicator";
+    const KIND: OperatorKind = OperatorKind::Global;
+    const SUMMARY: &'static str =
+        "Remove near-duplicates by MinHash-LSH (datatrove-compatible signatures), keeping the first";
+
+    fn build(params: MinhashDeduplicatorParams) -> Result<Box<dyn Operator>> {
+        let signer = Signer::new(
+            params.n_grams,
+            params.num_buckets * params.hashes_per_bucket,
+            params.seed,
+            params.precision == 32,
+        );
+        Ok(as_operator(MinhashDeduplicator {
+            params,
+            signer,
+            shingles: Vec::new(),
+            sig: Vec::new(),
+            band: Vec::new(),
+        }))
+    }
+}
+
+impl MinhashDeduplicator {
+    /// The signature of `text` (empty when it has too few words), as datatrove computes it.
+    pub fn signature_of(&mut self, text: &str) -> Vec<u64> {
+        self.signer.shingles(text, &mut self.shingles);
+        if self.shingles.is_empty() {
+            return Vec::new();
+        }
+        self.signer.signature(&self.shingles, &mut self.sig);
+        self.sig.clone()
+    }
+}
+
+impl GlobalOperator for MinhashDeduplicator {
+    fn num_partitions(&self) -> usize {
+        self.params.num_partitions
+    }
+
+    fn grouping(&self) -> Grouping {
+        Grouping::Connected
+    }
+
+    fn remove_duplicates(&self) -> bool {
+        self.params.remove_duplicates
+    }
+
+    fn cluster_columns(&self) -> Option<ClusterColumns> {
+        cluster_columns(self.params.annotate_clusters)
+    }
+
+    fn keeper(&self) -> Keeper {
+        if self.params.keeper == "datatrove" {
+            Keeper::UnionBySizeRoot
+        } else {
+            Keeper::FirstByInputOrder
+        }
+    }
+
+    fn extract(
+        &mut self,
+        batch: &RecordBatch,
+        keys: &mut KeySink,
+        verdicts: &mut Verdicts,
+    ) -> Result<()> {
+        let Self {
+            params,
+            signer,
+            shingles,
+            sig,
+            band,
+        } = self;
+        let r = params.hashes_per_bucket;
+        // datatrove's order of groups: band, then signature values (big-endian bytes sort as
+        // the numbers do).
+        let sort_key = params.keeper == "datatrove";
+        let mut payload = Vec::new();
+        for_each_row(
+            batch,
+            &params.text_field,
+            params.dedup_scope.as_deref(),
+            verdicts,
+            |row, text, scope| {
+                signer.shingles(text, shingles);
+                if shingles.is_empty() {
+                    return; // too few words: no signature, never removed (as datatrove)
+                }
+                signer.signature(shingles, sig);
+                for (b, values) in sig.chunks_exact(r).enumerate() {
+                    band.clear();
+                    band.extend_from_slice(&(b as u32).to_le_bytes());
+                    for v in values {
+                        band.extend_from_slice(&v.to_le_bytes());
+                    }
+                    payload.clear();
+                    if sort_key {
+                        payload.extend_from_slice(&(b as u32).to_be_bytes());
+                        for v in values {
+                            payload.extend_from_slice(&v.to_be_bytes());
+                        }
+                    }
+                    keys.push(row, crate::common::scoped_key(scope, &[band]), &payload);
+                }
+            },
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn s_curve_of_fineweb() {
+        let p = |s| candidate_probability(s, 14, 8);
+        assert!((p(0.8) - 0.924).abs() < 0.001);
+        assert!((p(0.7) - 0.56).abs() < 0.01);
+    }
+
+    #[test]
+    fn near_duplicates_share_a_band_and_short_texts_have_no_signature() {
+        let params: MinhashDeduplicatorParams =
+            serde_json::from_value(serde_json::json!({})).unwrap();
+        params.check().unwrap();
+        let mut op = MinhashDeduplicator {
+            signer: Signer::new(5, 112, 1, false),
+            params,
+            shingles: Vec::new(),
+            sig: Vec::new(),
+            band: Vec::new(),
+        };
+        let base: String = (0..400u32)
+            .map(|i| {
+                let c = |k: u32| char::from(b'a' + ((i * 7 + k * 3) % 26) as u8);
+                format!("{}{}{} ", c(0), c(i % 5), c(i % 11))
+            })
+            .collect();
+        let a = op.signature_of(&base);
+        let b = op.signature_of(&format!("{base} extra"));
+        assert_eq!(a.len(), 112);
+        let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+        assert!(same > 100, "{same}");
+        assert!(op.signature_of("too few words here").is_empty());
+    }
+}

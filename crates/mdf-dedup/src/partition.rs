@@ -1,0 +1,491 @@
+//! On-disk formats of the global phases, and the pure functions between them. Everything is
+//! little-endian and written whole by the caller (atomically, under `_mdf/`).
+//!
+//! - **Key file** (one per shard): the records of every partition, partition after partition:
+//!   `key u128 · doc u64 · payload length u32 · payload`; then a footer of `partitions + 1`
+//!   section offsets (u64), the partition count (u32) and the magic `MDFK`. A group task seeks
+//!   to its section in every shard's file. 28 bytes per record plus the payload.
+//! - **Groups file** (one per partition, [`Grouping::Connected`] only): `n u32 · n × doc u64`
+//!   per group.
+//! - **Cluster file**: one 20-byte entry per cluster member, sorted by document:
+//!   `doc u64 · keeper u64 · cluster size u32`; then a footer of `shards + 1` offsets (u64), the
+//!   shard count (u32) and the magic `MDFC`, so a filter task reads only its shard's entries.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use hashbrown::HashMap;
+use mdf_core::global::{DocId, GlobalOperator, KeyRecord};
+use mdf_core::{MdfError, Result};
+
+const KEY_MAGIC: &[u8; 4] = b"MDFK";
+const CLUSTER_MAGIC: &[u8; 4] = b"MDFC";
+/// Bytes of one key record without its payload.
+pub const KEY_RECORD_BYTES: usize = 16 + 8 + 4;
+/// Bytes of one cluster-file entry.
+pub const CLUSTER_ENTRY_BYTES: usize = 8 + 8 + 4;
+
+/// The partition of a key: a multiply-shift of its high 64 bits (keys are uniform hashes).
+pub fn partition_of(key: u128, partitions: usize) -> usize {
+    (((key >> 64) as u64 as u128 * partitions as u128) >> 64) as usize
+}
+
+/// Accumulates one shard's key records, per partition.
+#[derive(Debug)]
+pub struct KeyFileWriter {
+    sections: Vec<Vec<u8>>,
+    records: u64,
+}
+
+impl KeyFileWriter {
+    pub fn new(partitions: usize) -> Self {
+        KeyFileWriter {
+            sections: vec![Vec::new(); partitions.max(1)],
+            records: 0,
+        }
+    }
+
+    pub fn push(&mut self, key: u128, doc: DocId, payload: &[u8]) {
+        let p = partition_of(key, self.sections.len());
+        let section = &mut self.sections[p];
+        section.extend_from_slice(&key.to_le_bytes());
+        section.extend_from_slice(&doc.0.to_le_bytes());
+        section.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        section.extend_from_slice(payload);
+        self.records += 1;
+    }
+
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// The file's bytes.
+    pub fn finish(self) -> Vec<u8> {
+        let total: usize = self.sections.iter().map(Vec::len).sum();
+        let mut out = Vec::with_capacity(total + 8 * (self.sections.len() + 1) + 8);
+        let mut offsets = vec![0u64];
+        for section in &self.sections {
+            out.extend_from_slice(section);
+            offsets.push(out.len() as u64);
+        }
+        for offset in &offsets {
+            out.extend_from_slice(&offset.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.sections.len() as u32).to_le_bytes());
+        out.extend_from_slice(KEY_MAGIC);
+        out
+    }
+}
+
+/// Reads the byte range `[offsets[i], offsets[i+1])` of a file that ends with
+/// `offsets · count u32 · magic`.
+fn read_indexed_section(path: &Path, magic: &[u8; 4], index: usize) -> Result<Vec<u8>> {
+    let io = |e| MdfError::io(path, e);
+    let corrupt = |what: &str| {
+        MdfError::internal(format!(
+            "{}: {what}; delete the run's _mdf/global folder to recompute it",
+            path.display()
+        ))
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len < 8 {
+        return Err(corrupt("file too short"));
+    }
+    let mut tail = [0u8; 8];
+    file.seek(SeekFrom::End(-8)).map_err(io)?;
+    file.read_exact(&mut tail).map_err(io)?;
+    if &tail[4..] != magic {
+        return Err(corrupt("bad magic"));
+    }
+    let count = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as usize;
+    if index >= count {
+        return Err(corrupt(&format!("section {index} of {count}")));
+    }
+    let footer = 8 * (count as u64 + 1) + 8;
+    if len < footer {
+        return Err(corrupt("footer too short"));
+    }
+    let mut pair = [0u8; 16];
+    file.seek(SeekFrom::Start(len - footer + 8 * index as u64))
+        .map_err(io)?;
+    file.read_exact(&mut pair).map_err(io)?;
+    let start = u64::from_le_bytes(pair[..8].try_into().unwrap_or_default());
+    let end = u64::from_le_bytes(pair[8..].try_into().unwrap_or_default());
+    if start > end || end > len - footer {
+        return Err(corrupt("bad section offsets"));
+    }
+    let mut bytes = vec![0u8; (end - start) as usize];
+    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    file.read_exact(&mut bytes).map_err(io)?;
+    Ok(bytes)
+}
+
+/// One partition's records, read from every shard's key file.
+#[derive(Debug, Default)]
+pub struct PartitionData {
+    bytes: Vec<Vec<u8>>,
+}
+
+impl PartitionData {
+    /// Reads partition `partition` of each key file in `paths` (missing files: shards without
+    /// rows, which write none).
+    pub fn read(paths: &[std::path::PathBuf], partition: usize) -> Result<Self> {
+        let mut bytes = Vec::with_capacity(paths.len());
+        for path in paths {
+            if path.exists() {
+                bytes.push(read_indexed_section(path, KEY_MAGIC, partition)?);
+            }
+        }
+        Ok(PartitionData { bytes })
+    }
+
+    /// The records, sorted by (key, doc).
+    pub fn records(&self) -> Result<Vec<KeyRecord<'_>>> {
+        let mut out = Vec::new();
+        for section in &self.bytes {
+            let mut rest = section.as_slice();
+            while !rest.is_empty() {
+                if rest.len() < KEY_RECORD_BYTES {
+                    return Err(MdfError::internal("truncated key record"));
+                }
+                let key = u128::from_le_bytes(rest[..16].try_into().unwrap_or_default());
+                let doc = u64::from_le_bytes(rest[16..24].try_into().unwrap_or_default());
+                let len = u32::from_le_bytes(rest[24..28].try_into().unwrap_or_default()) as usize;
+                let end = KEY_RECORD_BYTES + len;
+                if rest.len() < end {
+                    return Err(MdfError::internal("truncated key payload"));
+                }
+                out.push(KeyRecord {
+                    key,
+                    doc: DocId(doc),
+                    payload: &rest[KEY_RECORD_BYTES..end],
+                });
+                rest = &rest[end..];
+            }
+        }
+        out.sort_unstable_by_key(|r| (r.key, r.doc));
+        Ok(out)
+    }
+}
+
+/// One member of a duplicate cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClusterEntry {
+    pub doc: DocId,
+    /// The member kept: the lowest `DocId` of the cluster.
+    pub keeper: DocId,
+    pub size: u32,
+}
+
+/// Runs the operator's grouping over one partition and calls `emit` per group.
+pub fn group_partition(
+    op: &mut dyn GlobalOperator,
+    data: &PartitionData,
+    emit: &mut dyn FnMut(&[DocId], &[u8]),
+) -> Result<()> {
+    let records = data.records()?;
+    op.group(&records, emit)
+}
+
+/// The cluster entries of disjoint groups (each group is a whole cluster).
+pub fn clusters_of_groups(groups: impl IntoIterator<Item = Vec<DocId>>) -> Vec<ClusterEntry> {
+    let mut entries = Vec::new();
+    for mut group in groups {
+        group.sort_unstable();
+        group.dedup();
+        if group.len() < 2 {
+            continue;
+        }
+        let keeper = group[0];
+        let size = group.len() as u32;
+        entries.extend(
+            group
+                .into_iter()
+                .map(|doc| ClusterEntry { doc, keeper, size }),
+        );
+    }
+    entries.sort_unstable();
+    entries
+}
+
+/// A group of duplicates and its sort key.
+pub type Group = (Vec<DocId>, Vec<u8>);
+
+/// Encodes groups for the merge phase.
+pub fn encode_groups(groups: &[Group]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (group, key) in groups {
+        out.extend_from_slice(&(group.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        out.extend_from_slice(key);
+        for doc in group {
+            out.extend_from_slice(&doc.0.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Decodes a groups file.
+pub fn decode_groups(mut bytes: &[u8]) -> Result<Vec<Group>> {
+    let truncated = || MdfError::internal("truncated groups file");
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.len() < 8 {
+            return Err(truncated());
+        }
+        let n = u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default()) as usize;
+        let k = u32::from_le_bytes(bytes[4..8].try_into().unwrap_or_default()) as usize;
+        let end = 8 + k + 8 * n;
+        if bytes.len() < end {
+            return Err(truncated());
+        }
+        let key = bytes[8..8 + k].to_vec();
+        let docs = bytes[8 + k..end]
+            .chunks_exact(8)
+            .map(|c| DocId(u64::from_le_bytes(c.try_into().unwrap_or_default())))
+            .collect();
+        out.push((docs, key));
+        bytes = &bytes[end..];
+    }
+    Ok(out)
+}
+
+/// Union–find over documents met in groups. Memory: about 24 bytes per document that has at
+/// least one candidate duplicate (documents in no group are never stored).
+#[derive(Debug, Default)]
+pub struct DocUnion {
+    index: HashMap<u64, u32>,
+    docs: Vec<DocId>,
+    parent: Vec<u32>,
+    /// Set sizes by root (only for `union_by_size`).
+    size: Vec<u32>,
+}
+
+impl DocUnion {
+    fn node(&mut self, doc: DocId) -> u32 {
+        if let Some(&i) = self.index.get(&doc.0) {
+            return i;
+        }
+        let i = self.docs.len() as u32;
+        self.index.insert(doc.0, i);
+        self.docs.push(doc);
+        self.parent.push(i);
+        i
+    }
+
+    fn root(&mut self, mut i: u32) -> u32 {
+        while self.parent[i as usize] != i {
+            let grand = self.parent[self.parent[i as usize] as usize];
+            self.parent[i as usize] = grand;
+            i = grand;
+        }
+        i
+    }
+
+    /// Joins every document of `group` into one cluster. The root is the lower index, so the
+    /// result does not depend on the order of unions (the keeper is chosen afterwards anyway).
+    pub fn union_group(&mut self, group: &[DocId]) {
+        let Some((&first, rest)) = group.split_first() else {
+            return;
+        };
+        let a = self.node(first);
+        for &doc in rest {
+            let b = self.node(doc);
+            let (ra, rb) = (self.root(a), self.root(b));
+            if ra != rb {
+                let (lo, hi) = (ra.min(rb), ra.max(rb));
+                self.parent[hi as usize] = lo;
+            }
+        }
+    }
+
+    /// Adds the groups of an encoded groups file.
+    pub fn add_encoded(&mut self, bytes: &[u8]) -> Result<()> {
+        for (group, _) in decode_groups(bytes)? {
+            self.union_group(&group);
+        }
+        Ok(())
+    }
+
+    /// datatrove's union: the root of the smaller set joins the larger; on a tie `a`'s root
+    /// stays the root.
+    pub fn union_by_size(&mut self, a: DocId, b: DocId) {
+        let (a, b) = (self.node(a), self.node(b));
+        let (mut ra, mut rb) = (self.root(a), self.root(b));
+        if ra == rb {
+            return;
+        }
+        self.size.resize(self.docs.len(), 1);
+        if self.size[ra as usize] < self.size[rb as usize] {
+            std::mem::swap(&mut ra, &mut rb);
+        }
+        self.parent[rb as usize] = ra;
+        self.size[ra as usize] += self.size[rb as usize];
+    }
+
+    /// Every member of every cluster, sorted by document; the keeper is the union–find root
+    /// (use with [`DocUnion::union_by_size`]).
+    pub fn into_root_clusters(mut self) -> Vec<ClusterEntry> {
+        let n = self.docs.len();
+        let roots: Vec<u32> = (0..n as u32).map(|i| self.root(i)).collect();
+        let mut size = vec![0u32; n];
+        for &r in &roots {
+            size[r as usize] += 1;
+        }
+        let mut entries: Vec<ClusterEntry> = roots
+            .iter()
+            .enumerate()
+            .filter(|(_, &r)| size[r as usize] > 1)
+            .map(|(i, &r)| ClusterEntry {
+                doc: self.docs[i],
+                keeper: self.docs[r as usize],
+                size: size[r as usize],
+            })
+            .collect();
+        entries.sort_unstable();
+        entries
+    }
+
+    /// Every member of every cluster, sorted by document; the keeper is the cluster's lowest id.
+    pub fn into_clusters(mut self) -> Vec<ClusterEntry> {
+        let n = self.docs.len();
+        let roots: Vec<u32> = (0..n as u32).map(|i| self.root(i)).collect();
+        let mut keeper = vec![DocId(u64::MAX); n];
+        let mut size = vec![0u32; n];
+        for (i, &r) in roots.iter().enumerate() {
+            keeper[r as usize] = keeper[r as usize].min(self.docs[i]);
+            size[r as usize] += 1;
+        }
+        let mut entries: Vec<ClusterEntry> = roots
+            .iter()
+            .enumerate()
+            .filter(|(_, &r)| size[r as usize] > 1)
+            .map(|(i, &r)| ClusterEntry {
+                doc: self.docs[i],
+                keeper: keeper[r as usize],
+                size: size[r as usize],
+            })
+            .collect();
+        entries.sort_unstable();
+        entries
+    }
+}
+
+/// Encodes cluster entries (sorted by doc) with a per-shard index for `shards` shards.
+pub fn encode_clusters(entries: &[ClusterEntry], shards: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * CLUSTER_ENTRY_BYTES + 8 * (shards + 2));
+    let mut offsets = Vec::with_capacity(shards + 1);
+    let mut next = 0;
+    for shard in 0..=shards {
+        while next < entries.len() && entries[next].doc.shard() < shard {
+            next += 1;
+        }
+        offsets.push((next * CLUSTER_ENTRY_BYTES) as u64);
+    }
+    for e in entries {
+        out.extend_from_slice(&e.doc.0.to_le_bytes());
+        out.extend_from_slice(&e.keeper.0.to_le_bytes());
+        out.extend_from_slice(&e.size.to_le_bytes());
+    }
+    for offset in offsets {
+        out.extend_from_slice(&offset.to_le_bytes());
+    }
+    out.extend_from_slice(&(shards as u32).to_le_bytes());
+    out.extend_from_slice(CLUSTER_MAGIC);
+    out
+}
+
+/// The entries of shard `shard` in a cluster file, sorted by row.
+pub fn read_shard_clusters(path: &Path, shard: usize) -> Result<Vec<ClusterEntry>> {
+    // Offsets `shard` and `shard + 1` bound the shard's entries: section `shard`.
+    let bytes = read_indexed_section(path, CLUSTER_MAGIC, shard)?;
+    Ok(bytes
+        .chunks_exact(CLUSTER_ENTRY_BYTES)
+        .map(|c| ClusterEntry {
+            doc: DocId(u64::from_le_bytes(c[..8].try_into().unwrap_or_default())),
+            keeper: DocId(u64::from_le_bytes(c[8..16].try_into().unwrap_or_default())),
+            size: u32::from_le_bytes(c[16..20].try_into().unwrap_or_default()),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn d(shard: usize, row: u64) -> DocId {
+        DocId::new(shard, row).unwrap()
+    }
+
+    #[test]
+    fn partitions_cover_the_range() {
+        assert_eq!(partition_of(0, 7), 0);
+        assert_eq!(partition_of(u128::MAX, 7), 6);
+    }
+
+    #[test]
+    fn key_file_sections_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = KeyFileWriter::new(4);
+        for i in 0..100u64 {
+            let key = u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834) ^ 77;
+            w.push(key, d(3, i), &i.to_le_bytes()[..(i % 3) as usize]);
+        }
+        let path = tmp.path().join("k.bin");
+        std::fs::write(&path, w.finish()).unwrap();
+        let mut seen = 0;
+        for p in 0..4 {
+            let data = PartitionData::read(std::slice::from_ref(&path), p).unwrap();
+            for r in data.records().unwrap() {
+                assert_eq!(partition_of(r.key, 4), p);
+                assert_eq!(r.payload.len() as u64, r.doc.row() % 3);
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 100);
+    }
+
+    #[test]
+    fn union_keeps_the_lowest_doc_whatever_the_order() {
+        let groups = [
+            vec![d(2, 0), d(1, 5)],
+            vec![d(1, 5), d(0, 9)],
+            vec![d(4, 1), d(3, 3)],
+        ];
+        let mut a = DocUnion::default();
+        for g in &groups {
+            a.union_group(g);
+        }
+        let mut b = DocUnion::default();
+        for g in groups.iter().rev() {
+            b.union_group(g);
+        }
+        let (a, b) = (a.into_clusters(), b.into_clusters());
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 5);
+        let of = |doc| a.iter().find(|e| e.doc == doc).unwrap();
+        assert_eq!(of(d(2, 0)).keeper, d(0, 9));
+        assert_eq!(of(d(2, 0)).size, 3);
+        assert_eq!(of(d(4, 1)).keeper, d(3, 3));
+    }
+
+    #[test]
+    fn cluster_files_are_read_per_shard() {
+        let tmp = tempfile::tempdir().unwrap();
+        let entries = clusters_of_groups([vec![d(0, 1), d(2, 7), d(2, 3)], vec![d(0, 4), d(0, 2)]]);
+        let path = tmp.path().join("c.bin");
+        std::fs::write(&path, encode_clusters(&entries, 3)).unwrap();
+        let s0 = read_shard_clusters(&path, 0).unwrap();
+        assert_eq!(
+            s0.iter().map(|e| e.doc.row()).collect::<Vec<_>>(),
+            [1, 2, 4]
+        );
+        assert!(read_shard_clusters(&path, 1).unwrap().is_empty());
+        let s2 = read_shard_clusters(&path, 2).unwrap();
+        assert_eq!(s2.len(), 2);
+        assert!(s2.iter().all(|e| e.keeper == d(0, 1) && e.size == 3));
+    }
+}
