@@ -1,6 +1,6 @@
 """The Ray runner on a real two-node Ray cluster on this machine: output byte-identical to the
-local runner's, a worker killed mid-run, a GPU "model" stage served by a replica pool, a driver
-killed and restarted.
+local runner's (dedup phases included), a worker killed mid-run, a GPU "model" stage served by a
+replica pool, a driver killed and restarted.
 
 The cluster (a head with 1 CPU, a second node with 1 CPU, 2 simulated GPUs and a `node2`
 resource) is started once for the module by `ray start --block` in its own process group, with
@@ -156,10 +156,18 @@ def _same_run(a: Path, b: Path) -> None:
     sa, sb = stats_of(a), stats_of(b)
     for key in ("input_records", "output_records", "rejected_records", "input_rejects"):
         assert sa[key] == sb[key], key
-    counts = [(o["stage"], o["name"], o["in"], o["out"], o["dropped"]) for o in sa["operators"]]
-    assert counts == [
-        (o["stage"], o["name"], o["in"], o["out"], o["dropped"]) for o in sb["operators"]
-    ]
+    assert sa["histograms"] == sb["histograms"]
+
+    def per_operator(stats: dict) -> list:
+        return [
+            (o["stage"], o["name"], o["in"], o["out"], o["dropped"], o.get("histograms"))
+            for o in stats["operators"]
+        ]
+
+    assert per_operator(sa) == per_operator(sb)
+    # The report's samples (stage pools included) are the same records.
+    samples = "_mdf/samples.json"
+    assert (a / samples).read_bytes() == (b / samples).read_bytes()
 
 
 TEXT_OPS = [
@@ -252,6 +260,67 @@ def test_model_stage_runs_in_a_replica_pool(cluster, tmp_path):
     assert callers and set(callers) <= set(in_actors)
     model_stats = [o for o in stats_of(tmp_path / "ray")["operators"] if o["stage"] == "model"]
     assert model_stats[0]["in"] == stats["output_records"]
+
+
+def _near_duplicates(tmp_path: Path) -> Path:
+    """Documents of 60 words: exact copies and copies with one word changed, across shards."""
+    base = [" ".join(f"t{(i * 31 + k * 7) % 211}w{k}" for k in range(60)) for i in range(40)]
+    for f in range(6):
+        records = []
+        for r in range(50):
+            n = f * 50 + r
+            text = base[n % 40]
+            if n % 3 == 1:  # a near duplicate: one word differs
+                words = text.split()
+                words[n % 60] = f"changed{n}"
+                text = " ".join(words)
+            records.append({"id": f"d{n:04d}", "text": text})
+        write_jsonl(tmp_path / "in" / f"{f:02d}.jsonl", [json.dumps(r) for r in records])
+    return tmp_path / "in"
+
+
+def test_dedup_phases_identical_to_local(cluster, tmp_path):
+    """Exact then MinHash dedup: segment, group and merge phases as Ray tasks with a barrier
+    between them; the kept ids, the files and the stats equal the local runner's."""
+    src = _near_duplicates(tmp_path)
+    ops = [
+        {"name": "text_length_filter", "params": {"min_length": 30}},
+        {"name": "text_exact_deduplicator"},
+        {"name": "minhash_deduplicator"},
+    ]
+    common = {"executor": {"batch_size": 40}}
+    mdf.run(config(src, tmp_path / "local", operators=ops, **common), workers=2, progress="off")
+    stats = mdf.run(
+        config(src, tmp_path / "ray", operators=ops, **common),
+        executor="ray",
+        address=cluster,
+        progress="off",
+    )
+    _same_run(tmp_path / "local", tmp_path / "ray")
+
+    def kept(run_dir: Path) -> list[str]:
+        return [
+            i
+            for f in sorted(run_dir.glob("part-*"))
+            for i in pq.read_table(f).column("id").to_pylist()
+        ]
+
+    assert kept(tmp_path / "ray") == kept(tmp_path / "local")
+    assert 0 < stats["output_records"] < 40  # exact copies and near duplicates are gone
+    dropped = {o["name"]: sum(o["dropped"].values()) for o in stats["operators"]}
+    assert dropped["text_exact_deduplicator"] > 0 and dropped["minhash_deduplicator"] > 0
+    assert {"dedup group 0", "dedup group 1", "dedup merge 1"} <= set(stats["phase_seconds"])
+    # The bulky dedup state (keys, staged rows) is cleaned up as by the local runner.
+    global_dir = tmp_path / "ray" / "_mdf" / "global"
+    assert not list(global_dir.glob("*/keys")) and not list(global_dir.glob("*/staged"))
+    again = mdf.run(
+        config(src, tmp_path / "ray", operators=ops, **common),
+        executor="ray",
+        address=cluster,
+        progress="off",
+    )
+    assert again["shards_resumed"] == 6
+    assert kept(tmp_path / "ray") == kept(tmp_path / "local")
 
 
 def _driver(cfg: Path, address: str) -> subprocess.Popen:

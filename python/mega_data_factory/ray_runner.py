@@ -1,13 +1,17 @@
 """The Ray runner: the same config on a Ray cluster, with the local runner's output.
 
 The driver plans the run and prepares the run directory (``_native.prepare``: the same code the
-local runner uses), then submits one Ray task per pending shard. Each task runs the local
-runner's per-shard function (``_native.ShardRunner.run``: read, operators, write, commit, done
-marker) with the GIL released, so both runners write byte-identical run directories. Ray
-schedules the tasks, retries a task whose worker died (``max_retries``) and one that failed on
-retryable I/O; a shard whose marker exists is never run again, so a retried or resumed run
-neither loses nor duplicates records. At the end the driver merges the shards' stats into
-``_mdf/stats.json`` (``_native.finalize``).
+local runner uses), then runs the plan's phases in order, with a barrier between them: a plan
+without global operators has one phase (one task per shard); a dedup step adds a segment phase
+(one task per shard: map operators, then the keys), a group phase (one task per partition) and,
+for MinHash, a merge phase (one task). Each phase's pending tasks are Ray tasks, each running
+the local runner's task function (``_native.ShardRunner.run_task``: read, operators, write,
+commit, done marker) with the GIL released, so both runners write byte-identical run
+directories. Ray schedules the tasks, retries a task whose worker died (``max_retries``) and one
+that failed on retryable I/O; a task whose done marker exists is never run again, so a retried
+or resumed run neither loses nor duplicates records. At the end the driver cleans up the dedup
+state and merges the shards' stats into ``_mdf/stats.json`` and ``_mdf/samples.json``
+(``_native.finalize``).
 
 Stages whose ``worker`` block asks for a GPU or sets ``min_replicas``/``max_replicas``/
 ``num_replicas`` run as *stage pools*: long-lived Ray actors that build the stage's operators
@@ -78,7 +82,7 @@ class _PoolClient:
     def __init__(self, pools: dict[str, Any]) -> None:
         self.pools = pools
 
-    def __call__(self, stage: str, batch):
+    def __call__(self, stage: str, batch, shard: int, positions: list[int]):
         import ray
 
         pool = self.pools[stage]
@@ -86,7 +90,7 @@ class _PoolClient:
         for _ in range(3):
             rid, replica = ray.get(pool.acquire.remote())
             try:
-                return ray.get(replica.process.remote(batch))
+                return ray.get(replica.process.remote(batch, shard, positions))
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as e:
                 last = e
                 pool.replica_failed.remote(rid)
@@ -107,14 +111,18 @@ def _runner_for(ctx: dict[str, Any]):
     return runner
 
 
-def _run_shard(ctx: dict[str, Any], index: int) -> str:
-    """The Ray task: one shard, through the local runner's shard function."""
+def _run_task(ctx: dict[str, Any], phase: dict[str, Any], task: int) -> str:
+    """The Ray task: one task of a phase (a shard's segment, a dedup partition, a dedup merge),
+    through the local runner's task function."""
+    what = f"{phase['label']} task {task}"
     try:
-        return _runner_for(ctx).run(index, ctx["attempts"])
+        return _runner_for(ctx).run_task(
+            phase["kind"], phase["k"], task, phase["is_last"], ctx["attempts"]
+        )
     except _native.StorageError as e:
-        raise ShardRetry(f"shard {index}: {e}") from None
+        raise ShardRetry(f"{what}: {e}") from None
     except _native.MdfBaseError as e:
-        raise ShardFailed(type(e).__name__, f"shard {index}: {e}") from None
+        raise ShardFailed(type(e).__name__, f"{what}: {e}") from None
 
 
 class _Replica:
@@ -127,8 +135,8 @@ class _Replica:
     def ready(self) -> int:
         return os.getpid()
 
-    def process(self, batch):
-        return self.worker.process(batch)
+    def process(self, batch, shard: int, positions: list[int]):
+        return self.worker.process(batch, shard, positions)
 
 
 class _StagePool:
@@ -341,6 +349,10 @@ class _Progress:
             f"({self.records_in / secs:,.0f}/s) | {stages}"
         )
 
+    def note(self, text: str) -> None:
+        if self.mode != "off":
+            print(f"[mdf] ray: {text}", file=sys.stderr, flush=True)
+
     def tick(self, force: bool = False) -> None:
         if self.mode == "off":
             return
@@ -376,17 +388,6 @@ def run(
         _native.prepare(text, name, overrides, overwrite, OperatorRegistry._native_specs())
     )
     config = prep["config"]
-    global_ops = [
-        o["name"]
-        for s in config["stages"]
-        for o in s["operators"]
-        if o["enabled"] and o["name"] in _global_operator_names()
-    ]
-    if global_ops:
-        raise _native.ConfigError(
-            f"operator `{global_ops[0]}` is a global (dedup) operator; global operators are "
-            "not available on the Ray runner yet"
-        )
     run_dir = os.path.abspath(prep["run_dir"])
     address = config["executor"].get("address")
     pooled = [s for s in config["stages"] if _is_pooled(s)]
@@ -409,6 +410,7 @@ def run(
         we_started = True
     pools: dict[str, Any] = {}
     in_flight: dict[Any, int] = {}
+    phase_seconds: dict[str, float] = {}
     try:
         ctx: dict[str, Any] = {
             "run_dir": run_dir,
@@ -419,8 +421,8 @@ def run(
             "attempts": attempts,
             "pools": {},
         }
-        pending = deque(prep["pending"])
-        if pending:
+        phases = [p for p in prep["phases"] if p["pending"]]
+        if any(p["kind"] == "segment" for p in phases):
             pool_class = ray.remote(_StagePool)
             for stage in pooled:
                 lo, hi = _replica_range(stage)
@@ -434,23 +436,34 @@ def run(
                 ray.get(handle.wait_ready.remote(ready_timeout))
         cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
         limit = max_in_flight or max(2, 2 * int(cluster_cpus / max(task_cpu, 0.01)))
-        task = ray.remote(_run_shard).options(
-            num_cpus=task_cpu,
-            max_retries=attempts,
-            retry_exceptions=[ShardRetry],
-        )
+        remote_task = ray.remote(_run_task)
         bar = _Progress(
             progress, prep["shards_total"], prep["resumed"], [s["name"] for s in config["stages"]]
         )
-        while pending or in_flight:
-            while pending and len(in_flight) < limit:
-                index = pending.popleft()
-                in_flight[task.remote(ctx, index)] = index
-            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
-            for ref in done:
-                in_flight.pop(ref)
-                bar.add(json.loads(_result(ray, ref)))
-            bar.tick()
+        for phase in phases:
+            # Segment tasks run the in-task stages; group and merge tasks need one CPU.
+            task = remote_task.options(
+                num_cpus=task_cpu if phase["kind"] == "segment" else 1,
+                max_retries=attempts,
+                retry_exceptions=[ShardRetry],
+            )
+            phase_started = time.time()
+            if not phase["is_last"]:
+                bar.note(f"{phase['label']}: {len(phase['pending'])} task(s)")
+            pending = deque(phase["pending"])
+            while pending or in_flight:
+                while pending and len(in_flight) < limit:
+                    number = pending.popleft()
+                    in_flight[task.remote(ctx, phase, number)] = number
+                done, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
+                for ref in done:
+                    in_flight.pop(ref)
+                    result = json.loads(_result(ray, ref))
+                    if phase["is_last"]:
+                        bar.add(result)
+                bar.tick()
+            # The barrier: the next phase reads what every task of this one wrote.
+            phase_seconds[phase["label"]] = time.time() - phase_started
         bar.tick(force=True)
         pool_info = {name: ray.get(h.info.remote()) for name, h in pools.items()}
     finally:
@@ -461,7 +474,15 @@ def run(
         if we_started:
             ray.shutdown()
     summary = json.loads(
-        _native.finalize(run_dir, prep["resumed"], limit, time.time() - started, "ray")
+        _native.finalize(
+            run_dir,
+            prep["resumed"],
+            limit,
+            time.time() - started,
+            "ray",
+            phase_seconds,
+            OperatorRegistry._native_specs(),
+        )
     )
     summary["stage_pools"] = pool_info
     return summary
@@ -478,10 +499,6 @@ def _result(ray, ref) -> str:
             raise cls(cause.message) from None
         if isinstance(cause, ShardRetry):
             raise _native.StorageError(f"{cause} (after retries)") from None
-        raise _native.InternalError(f"a shard task failed: {e}") from None
+        raise _native.InternalError(f"a task failed: {e}") from None
     except ray.exceptions.WorkerCrashedError as e:
-        raise _native.InternalError(f"a shard task's worker kept dying: {e}") from None
-
-
-def _global_operator_names() -> set[str]:
-    return {c["name"] for c in json.loads(_native.list_components()) if c["kind"] == "global"}
+        raise _native.InternalError(f"a task's worker kept dying: {e}") from None
