@@ -22,7 +22,7 @@ enum Target {
     File {
         tmp: PathBuf,
         path: PathBuf,
-        out: Option<BufWriter<OutputFile>>,
+        out: Option<Box<BufWriter<OutputFile>>>,
     },
     /// Lines kept for the shard task that sent the batch (a stage-pool replica).
     Memory(Vec<String>),
@@ -59,7 +59,7 @@ impl RejectSink {
             Target::Memory(lines) => lines.push(line.to_owned()),
             Target::File { tmp, path, out } => {
                 if out.is_none() {
-                    *out = Some(BufWriter::new(OutputFile::create(&*path)?));
+                    *out = Some(Box::new(BufWriter::new(OutputFile::create(&*path)?)));
                 }
                 if let Some(out) = out.as_mut() {
                     out.write_all(line.as_bytes())
@@ -114,7 +114,7 @@ impl RejectSink {
             ..
         } = self.target
         {
-            let file = out
+            let file = (*out)
                 .into_inner()
                 .map_err(|e| MdfError::io(&tmp, e.into_error()))?;
             file.commit()?;
