@@ -85,6 +85,12 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=200_000)
     ap.add_argument("--files", type=int, default=8)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench-minhash"))
+    ap.add_argument(
+        "--reuse-datatrove",
+        action="store_true",
+        help="reuse datatrove's figures from an earlier run on the same documents",
+    )
+    ap.add_argument("--datatrove-only", action="store_true", help="measure datatrove only")
     args = ap.parse_args()
     data = args.work / f"data-{args.docs}"
     if not data.exists():
@@ -92,11 +98,21 @@ def main() -> None:
     py = sys.executable
 
     dt_work = args.work / "datatrove"
-    shutil.rmtree(dt_work, ignore_errors=True)
-    dt = {}
-    for stage in ("signature", "buckets", "cluster", "filter"):
-        dt[stage] = measure([py, "-c", DATATROVE, stage, str(data), str(dt_work), str(args.files)])
-    kept_dt = sum(1 for f in (dt_work / "kept").glob("*.jsonl") for _ in open(f))
+    dt_saved = args.work / f"datatrove-{args.docs}.json"
+    if args.reuse_datatrove and dt_saved.exists():
+        dt = json.loads(dt_saved.read_text())
+    else:
+        shutil.rmtree(dt_work, ignore_errors=True)
+        dt = {}
+        for stage in ("signature", "buckets", "cluster", "filter"):
+            cmd = [py, "-c", DATATROVE, stage, str(data), str(dt_work), str(args.files)]
+            dt[stage] = measure(cmd)
+        dt["kept"] = sum(1 for f in (dt_work / "kept").glob("*.jsonl") for _ in open(f))
+        dt_saved.write_text(json.dumps(dt))
+    if args.datatrove_only:
+        print(json.dumps(dt, indent=1))
+        return
+    kept_dt = dt.pop("kept")
 
     out = args.work / "mdf"
     shutil.rmtree(out, ignore_errors=True)

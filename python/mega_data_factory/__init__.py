@@ -13,7 +13,7 @@ from ._native import (
     StorageError,
 )
 from ._native import __version__ as __version__
-from .api import describe, list_components, run, validate
+from .api import describe, extract_html, list_components, run, validate
 from .operators import BatchFilter, BatchRefiner, Filter, Operator, Refiner
 from .registry import OperatorRegistry
 
@@ -31,6 +31,7 @@ __all__ = [
     "Refiner",
     "StorageError",
     "describe",
+    "extract_html",
     "list_components",
     "run",
     "validate",

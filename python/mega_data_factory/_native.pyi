@@ -43,6 +43,15 @@ def finalize(
     phase_seconds: dict[str, float] = ...,
     py_ops: dict[str, tuple[str, str, Any]] | None = ...,
 ) -> str: ...
+def minhash_signatures(
+    texts: list[str], n_grams: int, num_hashes: int, seed: int
+) -> list[list[int]]: ...
+def extract_html(
+    html: bytes,
+    content_type: str | None = ...,
+    url: str | None = ...,
+    params_json: str | None = ...,
+) -> dict[str, str | None]: ...
 
 class ShardRunner:
     def __init__(

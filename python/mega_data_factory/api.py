@@ -163,3 +163,22 @@ def list_components() -> list[dict[str, str]]:
 def describe(name: str) -> dict[str, Any]:
     """A component's summary and the JSON schema of its params."""
     return json.loads(_native.describe(name, OperatorRegistry._native_specs()))
+
+
+def extract_html(
+    html: bytes | str,
+    *,
+    url: str | None = None,
+    content_type: str | None = None,
+    **params: Any,
+) -> dict[str, str | None]:
+    """Extracts one HTML page exactly as the ``html_extractor`` operator would.
+
+    ``params`` are ``html_extractor`` params (e.g. ``favor_precision=True``). Returns ``text``,
+    ``title``, ``author``, ``date_published`` and ``html_lang``. A page the operator would
+    reject (over budget, undecodable) raises :class:`DataError` with the reason.
+    """
+    body = html.encode("utf-8") if isinstance(html, str) else bytes(html)
+    if isinstance(html, str) and content_type is None:
+        content_type = "text/html; charset=utf-8"
+    return _native.extract_html(body, content_type, url, json.dumps(params))

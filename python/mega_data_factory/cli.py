@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from typing import Any
@@ -17,6 +18,7 @@ EPILOG = """examples:
   mdf ops describe text_length_filter
   mdf stats output/quickstart          # the quality funnel of a run, as a table
   mdf report output/quickstart         # (re)build output/quickstart/report.html
+  mdf extract page.html --url https://example.com/a
 """
 
 
@@ -106,7 +108,47 @@ def _parser() -> argparse.ArgumentParser:
     dp.add_argument("--workers", type=int, default=1)
     dp.add_argument("--doc-bytes", type=int, default=5000, help="average document size")
     dp.add_argument("--dup-fraction", type=float, default=0.2, help="share of duplicates")
+    ext = sub.add_parser(
+        "extract",
+        help="print the main text html_extractor gets from one HTML file",
+        description="Extract one page with the html_extractor operator's rules: the fastest "
+        "way to see why a page came out wrong. FILE may be gzipped (.gz) or - for stdin.",
+    )
+    ext.add_argument("file", metavar="FILE.html")
+    ext.add_argument("--url", help="the page URL (its domain helps charset detection)")
+    ext.add_argument(
+        "--content-type", help="HTTP Content-Type header, e.g. 'text/html; charset=gbk'"
+    )
+    ext.add_argument("--favor-precision", action="store_true", help="trafilatura's favor_precision")
+    ext.add_argument("--include-comments", action="store_true", help="append the comment section")
+    ext.add_argument("--no-tables", action="store_true", help="leave tables out")
+    ext.add_argument("--json", action="store_true", help="print text and metadata as JSON")
     return p
+
+
+def _extract(args: argparse.Namespace) -> None:
+    if args.file == "-":
+        body = sys.stdin.buffer.read()
+    else:
+        try:
+            with open(args.file, "rb") as f:
+                body = f.read()
+        except OSError as e:
+            raise _native.ConfigError(f"cannot read {args.file}: {e}") from None
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    out = api.extract_html(
+        body,
+        url=args.url,
+        content_type=args.content_type,
+        favor_precision=args.favor_precision,
+        include_comments=args.include_comments,
+        include_tables=not args.no_tables,
+    )
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        print(out["text"])
 
 
 def _print_summary(stats: dict[str, Any]) -> None:
@@ -224,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.config}: OK — {cfg['data_loader']['type']} ({out['shards']} shards) -> "
                 f"{' -> '.join(ops) or '(no operators)'} -> {cfg['data_writer']['type']}"
             )
+        elif args.command == "extract":
+            _extract(args)
         elif args.command == "ops":
             if args.ops_command == "list":
                 rows = api.list_components()

@@ -136,10 +136,27 @@ pub struct Histogram {
     /// Null and NaN values (not in the bins).
     pub nulls: u64,
     pub sum: f64,
+    /// +inf while empty (JSON null, read back as +inf).
+    #[serde(deserialize_with = "f64_or_inf::<true, _>")]
     pub min: f64,
+    /// -inf while empty (JSON null, read back as -inf).
+    #[serde(deserialize_with = "f64_or_inf::<false, _>")]
     pub max: f64,
     /// Bin key → count; [`Histogram::bin_bounds`] gives a key's `[lo, hi)`.
     pub bins: BTreeMap<i64, u64>,
+}
+
+/// JSON has no infinities (serde_json writes them as null): an empty histogram's bounds come
+/// back from null as the infinity they were.
+fn f64_or_inf<'de, const POSITIVE: bool, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<f64, D::Error> {
+    let value: Option<f64> = Deserialize::deserialize(deserializer)?;
+    Ok(value.unwrap_or(if POSITIVE {
+        f64::INFINITY
+    } else {
+        f64::NEG_INFINITY
+    }))
 }
 
 impl Default for Histogram {
@@ -348,6 +365,17 @@ mod tests {
             shards: 1,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_histogram_of_only_nulls_survives_a_json_round_trip() {
+        let mut stats = sample(4);
+        let mut empty = Histogram::default();
+        empty.add(None);
+        stats.histograms.insert("input.text_bytes".into(), empty.clone());
+        let json = serde_json::to_string(&stats).unwrap();
+        let back: ShardStats = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.histograms["input.text_bytes"], empty);
     }
 
     #[test]

@@ -86,3 +86,21 @@ pub(crate) fn scoped_key(scope: &str, parts: &[&[u8]]) -> u128 {
     }
     h.digest128()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_separate_equal_content() {
+        let a = scoped_key("CC-2023-06", &[b"same text"]);
+        assert_eq!(a, scoped_key("CC-2023-06", &[b"same text"]));
+        assert_ne!(a, scoped_key("CC-2023-14", &[b"same text"]));
+        // The scope's length is hashed, so moving bytes between scope and content changes the key.
+        assert_ne!(scoped_key("ab", &[b"c"]), scoped_key("a", &[b"bc"]));
+        assert_eq!(
+            scoped_key("", &[b"ab", b"c"]),
+            scoped_key("", &[b"a", b"bc"])
+        );
+    }
+}

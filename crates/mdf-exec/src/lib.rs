@@ -28,6 +28,8 @@ pub fn builtin_registry() -> Registry {
     mdf_io::register(&mut registry);
     mdf_text::register(&mut registry);
     mdf_dedup::register(&mut registry);
+    mdf_html::register(&mut registry);
+    mdf_warc::register(&mut registry);
     registry
 }
 

@@ -241,6 +241,38 @@ fn minhash_signatures(
     })
 }
 
+/// Extracts one HTML page as `html_extractor` would (`mdf extract`). `params_json` holds
+/// `html_extractor` params (JSON object; defaults for what it leaves out). Returns a dict with
+/// `text`, `title`, `author`, `date_published`, `html_lang`; a page the operator would reject
+/// raises `DataError` with the reject reason.
+#[pyfunction]
+#[pyo3(signature = (html, content_type=None, url=None, params_json=None))]
+fn extract_html<'py>(
+    py: Python<'py>,
+    html: &[u8],
+    content_type: Option<String>,
+    url: Option<String>,
+    params_json: Option<&str>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let params: mdf_html::HtmlExtractorParams =
+        serde_json::from_str(params_json.unwrap_or("{}"))
+            .map_err(|e| errors::ConfigError::new_err(format!("html_extractor params: {e}")))?;
+    mdf_core::Params::check(&params)
+        .map_err(|e| errors::ConfigError::new_err(format!("html_extractor params: {e}")))?;
+    let extractor = mdf_html::Extractor::from_params(&params);
+    let body = html.to_vec();
+    let result =
+        py.detach(move || extractor.extract_bytes(&body, content_type.as_deref(), url.as_deref()));
+    let e = result.map_err(|err| errors::DataError::new_err(err.to_string()))?;
+    let out = PyDict::new(py);
+    out.set_item("text", e.text)?;
+    out.set_item("title", e.title)?;
+    out.set_item("author", e.author)?;
+    out.set_item("date_published", e.date)?;
+    out.set_item("html_lang", e.lang)?;
+    Ok(out)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", mdf_core::VERSION)?;
@@ -255,5 +287,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(list_components, m)?)?;
     m.add_function(wrap_pyfunction!(describe, m)?)?;
     m.add_function(wrap_pyfunction!(minhash_signatures, m)?)?;
+    m.add_function(wrap_pyfunction!(extract_html, m)?)?;
     errors::add_to_module(m)
 }

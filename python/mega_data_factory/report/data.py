@@ -133,11 +133,12 @@ def bin_bounds(key: int) -> tuple[float, float]:
 
 
 def histograms(stats: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Every histogram in the stats, titled: run-level first, then per operator column."""
+    """Every histogram in the stats that counted a value, titled: run-level first, then per
+    operator column (a column that was null everywhere has nothing to draw)."""
     titles = {"input.text_bytes": "text length, bytes (input)"}
     titles["output.text_bytes"] = "text length, bytes (output)"
     out = [(titles.get(k, k), h) for k, h in sorted((stats.get("histograms") or {}).items())]
     for op in stats["operators"]:
         for column, h in sorted((op.get("histograms") or {}).items()):
             out.append((f"{column} ({op['stage']}/{op['name']})", h))
-    return out
+    return [(title, h) for title, h in out if h.get("count")]

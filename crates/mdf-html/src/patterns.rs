@@ -1,0 +1,631 @@
+//! What a page's markup says about a block: the tag, `class`/`id` words, ARIA roles and
+//! `itemprop`. The word lists generalise the published heuristics of readability.js
+//! (`unlikelyCandidates`, `positive`/`negative`) and trafilatura (`OVERALL_DISCARD_XPATH`,
+//! `BODY_XPATH`, comment XPaths), with their equivalents in the main European languages and a few
+//! others. They are general rules about how sites name their boilerplate, never about one site.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// How a `class`/`id`/`role` marks an element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mark {
+    /// No opinion.
+    Neutral,
+    /// Likely the main content (`article-body`, `post-content`, `itemprop=articleBody`...).
+    Content,
+    /// Page furniture (`nav`, `footer`, `sidebar`, `menu`): removed unless it also looks like
+    /// content or holds most of the page's text (a wrapper that happens to be named so).
+    Furniture,
+    /// Boilerplate that is never main content (`share`, `related`, `cookie`, `newsletter`, ads).
+    Boilerplate,
+    /// The comment section (kept only with `include_comments`).
+    Comments,
+}
+
+/// Words (whole tokens of `class`/`id`) that mark comment sections.
+const COMMENT_WORDS: &[&str] = &[
+    "comment",
+    "comments",
+    "commentlist",
+    "discussion",
+    "disqus",
+    "replies",
+    "respond",
+    "reply",
+    "kommentar",
+    "kommentare",
+    "commentaire",
+    "commentaires",
+    "comentario",
+    "comentarios",
+    "commenti",
+    "commento",
+    "reacties",
+    "kommentarer",
+    "komentarze",
+    "kommentit",
+    "yorumlar",
+    "comentarii",
+    "komentare",
+    "hozzaszolasok",
+];
+/// Prefixes of compound class names for comment sections (`commentform`, `comment-list`).
+const COMMENT_PREFIXES: &[&str] = &["comment", "disqus", "kommentar"];
+
+/// Boilerplate words (whole tokens).
+const BOILERPLATE_WORDS: &[&str] = &[
+    // sharing and social
+    "share",
+    "shares",
+    "sharing",
+    "sharebar",
+    "social",
+    "socials",
+    "sociable",
+    "addthis",
+    "sharethis",
+    "teilen",
+    "partage",
+    "partager",
+    "compartir",
+    "condividi",
+    "delen",
+    "dela",
+    "udostepnij",
+    "paylas",
+    // related / recommended / trending
+    "related",
+    "recommended",
+    "recommendations",
+    "recirc",
+    "trending",
+    "popular",
+    "mostread",
+    "outbrain",
+    "taboola",
+    "zergnet",
+    "verwandt",
+    "similaires",
+    "relacionados",
+    "correlati",
+    // ads
+    "ad",
+    "ads",
+    "adv",
+    "advert",
+    "adverts",
+    "advertisement",
+    "advertising",
+    "adsense",
+    "adslot",
+    "adunit",
+    "dfp",
+    "gpt",
+    "sponsor",
+    "sponsored",
+    "promo",
+    "promoted",
+    "promotion",
+    "werbung",
+    "anzeige",
+    "publicite",
+    "publicidad",
+    "pubblicita",
+    "reclame",
+    "reklama",
+    "reklam",
+    "annons",
+    "mainos",
+    // consent, sign-up (not "paywall": paywall wrappers hold the article text itself)
+    "cookie",
+    "cookies",
+    "consent",
+    "gdpr",
+    "newsletter",
+    "subscribe",
+    "subscription",
+    "signup",
+    "login",
+    "signin",
+    "register",
+    "registration",
+    // bits around the article
+    "breadcrumb",
+    "breadcrumbs",
+    "byline",
+    "dateline",
+    "author",
+    "authors",
+    "bio",
+    "caption",
+    "credit",
+    "credits",
+    "tags",
+    "tag",
+    "taglist",
+    "tagcloud",
+    "keywords",
+    "categories",
+    "popup",
+    "modal",
+    "overlay",
+    "lightbox",
+    "tooltip",
+    "print",
+    "skip",
+    "rating",
+    "ratings",
+    "rss",
+    "toc",
+    "disclaimer",
+    "copyright",
+    "noprint",
+    "hidden",
+    "hide",
+    "invisible",
+    "sronly",
+    "visuallyhidden",
+];
+/// Prefixes of compound boilerplate class names (`relatedposts`, `sharebuttons`, `adslot`).
+const BOILERPLATE_PREFIXES: &[&str] = &[
+    "share",
+    "social",
+    "related",
+    "newsletter",
+    "cookie",
+    "breadcrumb",
+    "advert",
+    "sponsor",
+    "promo",
+    "popup",
+    "outbrain",
+    "taboola",
+    "recommend",
+    "trending",
+    "subscribe",
+    "signup",
+    "byline",
+    "caption",
+];
+
+/// Page furniture words (whole tokens).
+const FURNITURE_WORDS: &[&str] = &[
+    "nav",
+    "navbar",
+    "navigation",
+    "menu",
+    "menus",
+    "menubar",
+    "footer",
+    "header",
+    "masthead",
+    "sidebar",
+    "aside",
+    "widget",
+    "widgets",
+    "pagination",
+    "pager",
+    "toolbar",
+    "banner",
+    "meta",
+    "links",
+    "topbar",
+    "bottombar",
+    "sitemap",
+    "search",
+    "utility",
+    "extra",
+    "supplemental",
+    "rail",
+    "column2",
+    "secondary",
+    "fusszeile",
+    "kopfzeile",
+    "pied",
+    "entete",
+    "piedepagina",
+    "cabecera",
+    "piepagina",
+    "intestazione",
+];
+const FURNITURE_PREFIXES: &[&str] = &["nav", "menu", "footer", "sidebar", "widget", "pagination"];
+
+/// Words that mark the main content (whole tokens): readability's "positive" names. They give
+/// a block a bonus; on a furniture-named block (`main-nav`, `page-footer`) they do not count.
+const CONTENT_WORDS: &[&str] = &[
+    "article",
+    "content",
+    "main",
+    "post",
+    "entry",
+    "story",
+    "body",
+    "text",
+    "blog",
+    "prose",
+    "markdown",
+    "richtext",
+    "rte",
+    "hentry",
+    "artikel",
+    "inhalt",
+    "contenu",
+    "contenido",
+    "contenuto",
+    "tresc",
+    "cuerpo",
+    "texto",
+    "testo",
+];
+/// Compound names that say "this is the article text" and protect a block even when another
+/// of its names sounds like furniture.
+const STRONG_CONTENT_WORDS: &[&str] = &[
+    "articlebody",
+    "articletext",
+    "articlecontent",
+    "postbody",
+    "postcontent",
+    "posttext",
+    "entrycontent",
+    "entrybody",
+    "storybody",
+    "storytext",
+    "storycontent",
+    "bodytext",
+    "maincontent",
+    "contentbody",
+    "textbody",
+    "articlebodytext",
+    "postentry",
+];
+
+/// Reference form of the tokenization [`value_flags`] does in place: splits `class`/`id` values into lower-case word tokens: on every non-alphanumeric character
+/// and at lower→upper camel-case changes (`relatedPosts` → `related`, `posts`). Also yields
+/// each hyphen/underscore compound joined up (`article-body` → `articlebody`), since sites
+/// write the same name both ways.
+#[cfg(test)]
+pub fn tokens(value: &str, out: &mut Vec<String>) {
+    for part in value.split(|c: char| c.is_whitespace()) {
+        if part.is_empty() {
+            continue;
+        }
+        let mut joined = String::new();
+        let mut word = String::new();
+        let mut prev_lower = false;
+        for c in part.chars() {
+            if c.is_alphanumeric() {
+                if c.is_uppercase() && prev_lower && !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+                prev_lower = c.is_lowercase() || c.is_ascii_digit();
+                for l in c.to_lowercase() {
+                    word.push(l);
+                    joined.push(l);
+                }
+            } else {
+                prev_lower = false;
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+        }
+        if !word.is_empty() {
+            out.push(word);
+        }
+        if !joined.is_empty() && out.last() != Some(&joined) {
+            out.push(joined);
+        }
+    }
+}
+
+const COMMENT: u8 = 1;
+const BOILERPLATE: u8 = 2;
+const FURNITURE: u8 = 4;
+const CONTENT: u8 = 8;
+const STRONG_CONTENT: u8 = 16;
+
+/// Every listed word with the classes it belongs to, built once.
+fn word_flags() -> &'static HashMap<&'static str, u8> {
+    static MAP: OnceLock<HashMap<&'static str, u8>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut map = HashMap::new();
+        for (words, flag) in [
+            (COMMENT_WORDS, COMMENT),
+            (BOILERPLATE_WORDS, BOILERPLATE),
+            (FURNITURE_WORDS, FURNITURE),
+            (CONTENT_WORDS, CONTENT),
+            (STRONG_CONTENT_WORDS, STRONG_CONTENT),
+        ] {
+            for w in words {
+                *map.entry(*w).or_insert(0) |= flag;
+            }
+        }
+        map
+    })
+}
+
+const PREFIXES: &[(&[&str], u8)] = &[
+    (COMMENT_PREFIXES, COMMENT),
+    (BOILERPLATE_PREFIXES, BOILERPLATE),
+    (FURNITURE_PREFIXES, FURNITURE),
+];
+
+/// The classes of one token: whole-word matches, and prefixes of longer compounds.
+fn flags_of(token: &str) -> u8 {
+    let mut flags = word_flags().get(token).copied().unwrap_or(0);
+    for (prefixes, flag) in PREFIXES {
+        if prefixes
+            .iter()
+            .any(|p| token.len() > p.len() && token.starts_with(p))
+        {
+            flags |= flag;
+        }
+    }
+    flags
+}
+
+/// The union of the classes of every token of `value` (the same tokens as [`tokens`], without
+/// allocating a string per token).
+fn value_flags(value: &str, word: &mut String, joined: &mut String) -> u8 {
+    let mut flags = 0;
+    for part in value.split(char::is_whitespace) {
+        word.clear();
+        joined.clear();
+        let mut prev_lower = false;
+        let mut words = 0;
+        for c in part.chars() {
+            if c.is_alphanumeric() {
+                if c.is_uppercase() && prev_lower && !word.is_empty() {
+                    flags |= flags_of(word);
+                    words += 1;
+                    word.clear();
+                }
+                prev_lower = c.is_lowercase() || c.is_ascii_digit();
+                if c.is_ascii() {
+                    word.push(c.to_ascii_lowercase());
+                    joined.push(c.to_ascii_lowercase());
+                } else {
+                    for l in c.to_lowercase() {
+                        word.push(l);
+                        joined.push(l);
+                    }
+                }
+            } else {
+                prev_lower = false;
+                if !word.is_empty() {
+                    flags |= flags_of(word);
+                    words += 1;
+                    word.clear();
+                }
+            }
+        }
+        if !word.is_empty() {
+            flags |= flags_of(word);
+            words += 1;
+        }
+        if words > 1 {
+            flags |= flags_of(joined);
+        }
+    }
+    flags
+}
+
+/// Classifies an element from its `class`, `id`, `role` and `itemprop` attributes.
+pub fn mark(
+    class: Option<&str>,
+    id: Option<&str>,
+    role: Option<&str>,
+    itemprop: Option<&str>,
+) -> Mark {
+    if let Some(p) = itemprop {
+        if p.eq_ignore_ascii_case("articleBody") || p.eq_ignore_ascii_case("text") {
+            return Mark::Content;
+        }
+        if p.eq_ignore_ascii_case("comment") {
+            return Mark::Comments;
+        }
+    }
+    if let Some(r) = role {
+        match r.trim().to_ascii_lowercase().as_str() {
+            "navigation" | "menu" | "menubar" | "banner" | "contentinfo" | "complementary"
+            | "search" | "toolbar" | "tablist" => return Mark::Furniture,
+            "dialog" | "alertdialog" | "alert" | "tooltip" => return Mark::Boilerplate,
+            "main" | "article" => return Mark::Content,
+            _ => {}
+        }
+    }
+    if class.is_none() && id.is_none() {
+        return Mark::Neutral;
+    }
+    let (mut word, mut joined) = (String::new(), String::new());
+    let mut flags = 0;
+    for v in [class, id].into_iter().flatten() {
+        flags |= value_flags(v, &mut word, &mut joined);
+    }
+    if flags & COMMENT != 0 {
+        return Mark::Comments;
+    }
+    if flags & BOILERPLATE != 0 {
+        return Mark::Boilerplate;
+    }
+    let strong = flags & STRONG_CONTENT != 0;
+    let furniture = flags & FURNITURE != 0;
+    match (strong, furniture) {
+        (true, true) => Mark::Neutral,
+        (true, false) => Mark::Content,
+        (false, true) => Mark::Furniture,
+        (false, false) if flags & CONTENT != 0 => Mark::Content,
+        (false, false) => Mark::Neutral,
+    }
+}
+
+/// Whole-block texts that are boilerplate wherever they appear ("Advertisement", "Read more").
+/// Compared after lower-casing and trimming punctuation.
+const BOILERPLATE_LINES: &[&str] = &[
+    "advertisement",
+    "advertising",
+    "ad",
+    "ads",
+    "sponsored",
+    "sponsored content",
+    "anzeige",
+    "werbung",
+    "publicité",
+    "publicidad",
+    "pubblicità",
+    "reclame",
+    "reklama",
+    "реклама",
+    "广告",
+    "read more",
+    "continue reading",
+    "read the full story",
+    "weiterlesen",
+    "mehr lesen",
+    "lire la suite",
+    "leer más",
+    "seguir leyendo",
+    "leggi anche",
+    "leggi tutto",
+    "lees meer",
+    "share",
+    "share this",
+    "share this article",
+    "share this story",
+    "share on facebook",
+    "share on twitter",
+    "tweet",
+    "email",
+    "print",
+    "facebook",
+    "twitter",
+    "linkedin",
+    "pinterest",
+    "whatsapp",
+    "reddit",
+    "teilen",
+    "partager",
+    "compartir",
+    "condividi",
+    "loading",
+    "loading...",
+    "cargando",
+    "chargement",
+    "wird geladen",
+    "загрузка",
+    "skip to content",
+    "skip to main content",
+    "back to top",
+    "top",
+    "menu",
+    "close",
+    "related",
+    "related articles",
+    "related stories",
+    "related posts",
+    "more stories",
+    "you may also like",
+    "recommended",
+    "most popular",
+    "most read",
+    "trending",
+    "sign up",
+    "subscribe",
+    "log in",
+    "sign in",
+    "comments",
+    "leave a comment",
+    "add comment",
+];
+
+/// True when a whole block's text is a boilerplate label.
+pub fn is_boilerplate_line(text: &str) -> bool {
+    let t = text.trim_matches(|c: char| !c.is_alphanumeric());
+    if t.is_empty() || t.len() > 40 {
+        return false;
+    }
+    let lower = t.to_lowercase();
+    BOILERPLATE_LINES.contains(&lower.as_str())
+}
+
+/// readability.js class weight: +25 for content-like names, -25 for boilerplate-like names.
+pub fn class_weight(mark: Mark) -> f32 {
+    match mark {
+        Mark::Content => 25.0,
+        Mark::Neutral => 0.0,
+        Mark::Furniture | Mark::Boilerplate | Mark::Comments => -25.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(class: &str) -> Mark {
+        mark(Some(class), None, None, None)
+    }
+
+    #[test]
+    fn tokenizer_splits_camel_case_and_joins_compounds() {
+        let mut t = Vec::new();
+        tokens("relatedPosts article-body", &mut t);
+        assert_eq!(
+            t,
+            [
+                "related",
+                "posts",
+                "relatedposts",
+                "article",
+                "body",
+                "articlebody"
+            ]
+        );
+    }
+
+    #[test]
+    fn marks() {
+        assert_eq!(m("entry-content clearfix"), Mark::Content);
+        assert_eq!(m("sidebar"), Mark::Furniture);
+        assert_eq!(
+            m("main-nav"),
+            Mark::Furniture,
+            "a plain content word does not protect"
+        );
+        assert_eq!(
+            m("article-body has-sidebar"),
+            Mark::Neutral,
+            "a strong one does"
+        );
+        assert_eq!(
+            m("post-share-buttons"),
+            Mark::Boilerplate,
+            "boilerplate beats content"
+        );
+        assert_eq!(m("article-comments"), Mark::Comments);
+        assert_eq!(m("commentlist"), Mark::Comments);
+        assert_eq!(m("relatedArticles"), Mark::Boilerplate);
+        assert_eq!(m("kommentare-liste"), Mark::Comments);
+        assert_eq!(
+            m("head"),
+            Mark::Neutral,
+            "no substring false positive (ad, header)"
+        );
+        assert_eq!(m("read-more-link"), Mark::Neutral);
+        assert_eq!(m("shadow"), Mark::Neutral);
+        assert_eq!(mark(None, None, Some("navigation"), None), Mark::Furniture);
+        assert_eq!(
+            mark(Some("x"), None, None, Some("articleBody")),
+            Mark::Content
+        );
+    }
+
+    #[test]
+    fn boilerplate_lines() {
+        assert!(is_boilerplate_line("  Advertisement "));
+        assert!(is_boilerplate_line("Lire la suite »"));
+        assert!(!is_boilerplate_line(
+            "Advertisement campaigns rose by 3% last year."
+        ));
+    }
+}
