@@ -79,10 +79,15 @@ def run(
     overwrite: bool = False,
     progress: str = "auto",
     set: list[str] | None = None,
+    executor: str | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
-    """Runs a pipeline on the local executor and returns its stats (as in ``stats.json``).
-    With ``executor.metrics.generate_report: true`` it also writes ``report.html`` into the run
-    directory; its path is then under the ``"report"`` key.
+    """Runs a pipeline and returns its stats (as in ``stats.json``).
+
+    The executor is the config's ``executor.type`` unless ``executor`` (``"local"`` or
+    ``"ray"``) is given; ``address`` is the Ray cluster's (see docs/ray.md). On Ray, ``workers``
+    caps the tasks in flight. With ``executor.metrics.generate_report: true`` it also writes
+    ``report.html`` into the run directory; its path is then under the ``"report"`` key.
 
     An existing run directory is resumed (completed shards are skipped) unless
     ``overwrite=True``. With ``IcebergDataWriter`` the run's data files are then committed to
@@ -90,16 +95,39 @@ def run(
     """
     text, name = _load(config)
     _import_modules(text, name)
-    out = _native.run(
-        text,
-        name,
-        _overrides(max_samples, batch_size, set),
-        workers,
-        overwrite,
-        progress,
-        OperatorRegistry._native_specs(),
-    )
-    stats = json.loads(out)
+    overrides = _overrides(max_samples, batch_size, set)
+    if address is not None and executor is None:
+        executor = "ray"
+    if executor is not None:
+        if executor not in ("local", "ray"):
+            raise _native.ConfigError(f"executor must be local or ray, got {executor!r}")
+        overrides.append(f"executor.type={executor}")
+        overrides.append("executor.use_ray=false")
+    if address is not None:
+        overrides.append(f"executor.address={json.dumps(address)}")
+    kind, _ = _native.executor_of(text, name, overrides)
+    if kind == "ray":
+        from . import ray_runner
+
+        stats = ray_runner.run(
+            text,
+            name,
+            overrides,
+            overwrite=overwrite,
+            progress=progress,
+            max_in_flight=workers,
+        )
+    else:
+        out = _native.run(
+            text,
+            name,
+            overrides,
+            workers,
+            overwrite,
+            progress,
+            OperatorRegistry._native_specs(),
+        )
+        stats = json.loads(out)
     if not is_remote(str(stats["run_dir"])):
         committed = iceberg.commit_run(stats["run_dir"])
         if committed is not None:

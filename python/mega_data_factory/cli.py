@@ -64,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
         help="progress bar on a terminal (auto), log lines, or nothing",
     )
     run.add_argument("--json", action="store_true", help="print the run stats as JSON on stdout")
+    run.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="run on this machine (local) or on a Ray cluster (ray); default: executor.type",
+    )
+    run.add_argument(
+        "--address",
+        help="Ray cluster address (auto, host:port, ray://host:port, local); see docs/ray.md",
+    )
 
     val = sub.add_parser("validate", help="check a config without running it")
     config_args(val)
@@ -233,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                 overwrite=args.overwrite,
                 progress=args.progress,
                 set=args.set,
+                executor=args.executor,
+                address=args.address,
             )
             _print_summary(stats)
             if args.json:

@@ -130,8 +130,10 @@ pub struct ExecutorConfig {
     /// Seed compatibility: `use_ray: true` is the same as `type: ray`.
     #[serde(default)]
     pub use_ray: bool,
-    /// Ray cluster address (`auto`, `ray://host:port`); local Ray when absent.
-    #[serde(default)]
+    /// Ray cluster address: `auto` (the cluster this machine belongs to), `host:port` (the
+    /// head's GCS port), `ray://host:port` (Ray client) or `local` (start a private local
+    /// cluster); `ray.init()`'s default when absent.
+    #[serde(default, deserialize_with = "ray_address")]
     pub address: Option<String>,
     /// Exact global cap on input records: the first N records in shard order.
     #[serde(default)]
@@ -160,6 +162,55 @@ impl Default for ExecutorConfig {
             metrics: MetricsConfig::default(),
             rejected_samples: RejectedSamplesConfig::default(),
         }
+    }
+}
+
+/// Checked while the deserializer is on the scalar, so the error carries the value's line.
+fn ray_address<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    struct Address;
+    impl<'de> Visitor<'de> for Address {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a Ray address")
+        }
+        fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> std::result::Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            check_ray_address(v).map_err(E::custom)?;
+            Ok(Some(v.to_owned()))
+        }
+    }
+    d.deserialize_option(Address)
+}
+
+/// `auto`, `local`, `host:port` or `ray://host:port`.
+pub fn check_ray_address(address: &str) -> std::result::Result<(), String> {
+    if matches!(address, "auto" | "local") {
+        return Ok(());
+    }
+    let rest = address.strip_prefix("ray://").unwrap_or(address);
+    let ok = rest.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && !host.contains(['/', ' ', '\t'])
+            && port.parse::<u16>().is_ok_and(|p| p > 0)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "executor.address `{address}` is not a Ray address: use auto, local, host:port \
+             (the head's GCS port, 6379 by default) or ray://host:port"
+        ))
     }
 }
 
@@ -275,6 +326,34 @@ pub fn config_imports(source: &ConfigSource) -> Result<Vec<String>> {
     };
     serde_norway::from_value(imports.clone())
         .map_err(|e| MdfError::config(format!("{}: imports: {e}", source.name)))
+}
+
+/// Which executor a config asks for (`executor.type`, or the seed's `use_ray`) and its
+/// `executor.address`, read before the registry is complete so that the front end can pick the
+/// runner. Wrong values are reported, with their line, by the full parse that follows.
+pub fn config_executor(
+    source: &ConfigSource,
+    overrides: &[String],
+) -> Result<(ExecutorType, Option<String>)> {
+    let mut value: serde_norway::Value = serde_norway::from_str(&source.text)
+        .map_err(|e| yaml_error(&source.name, &source.text, &e))?;
+    for o in overrides {
+        apply_override(&mut value, o)?;
+    }
+    let Some(exec) = value.get("executor") else {
+        return Ok((ExecutorType::Local, None));
+    };
+    let kind = exec
+        .get("type")
+        .and_then(|v| serde_norway::from_value::<ExecutorType>(v.clone()).ok())
+        .unwrap_or_default();
+    let use_ray = exec.get("use_ray").and_then(|v| v.as_bool()) == Some(true);
+    let address = exec
+        .get("address")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let kind = if use_ray { ExecutorType::Ray } else { kind };
+    Ok((kind, address))
 }
 
 /// Applies `a.b.0.c=value` (the value is parsed as YAML, so `10`, `true`, `[a, b]` are typed).
@@ -726,6 +805,19 @@ executor:
         assert_eq!(c.executor.batch_size, 7);
         assert_eq!(c.stages[0].operators[0].params["max_length"], 99);
         assert!(parse(GOOD, &["stages.3.name=x"]).is_err());
+    }
+
+    #[test]
+    fn bad_ray_address_is_located() {
+        let msg = err(&GOOD.replace("batch_size: 500", "batch_size: 500\n  address: head-node"));
+        assert!(msg.starts_with("pipe.yaml:17:"), "{msg}");
+        assert!(msg.contains("not a Ray address"), "{msg}");
+        for good in ["auto", "local", "10.0.0.1:6379", "ray://head:10001"] {
+            let text = GOOD.replace("batch_size: 500", &format!("type: ray\n  address: {good}"));
+            let c = parse(&text, &[]).expect("valid address");
+            assert_eq!(c.executor.address.as_deref(), Some(good));
+            assert_eq!(c.executor.executor_type, ExecutorType::Ray);
+        }
     }
 
     #[test]

@@ -372,7 +372,9 @@ mod tests {
         let mut stats = sample(4);
         let mut empty = Histogram::default();
         empty.add(None);
-        stats.histograms.insert("input.text_bytes".into(), empty.clone());
+        stats
+            .histograms
+            .insert("input.text_bytes".into(), empty.clone());
         let json = serde_json::to_string(&stats).unwrap();
         let back: ShardStats = serde_json::from_str(&json).unwrap();
         assert_eq!(back.histograms["input.text_bytes"], empty);

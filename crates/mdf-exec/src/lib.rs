@@ -1,6 +1,7 @@
 //! Planner and local executor. A config becomes a [`Plan`] (shards × operators, global steps
 //! split out); the [`local`] runner runs the per-shard task ([`task::run_shard`]) on N worker
-//! threads and keeps the run directory ([`rundir`]) that makes runs resumable.
+//! threads and keeps the run directory ([`rundir`]) that makes runs resumable. The Ray runner
+//! (Python) drives the same [`runner`] and [`task`] functions through `mega_data_factory._native`.
 
 pub mod global;
 pub mod local;
@@ -8,6 +9,7 @@ pub mod plan;
 pub mod progress;
 mod rejects;
 pub mod rundir;
+pub mod runner;
 mod staging;
 pub mod task;
 
@@ -15,9 +17,10 @@ use std::sync::Arc;
 
 use mdf_core::Registry;
 
-pub use local::{run_local, RunOptions, RunSummary};
+pub use local::{run_local, RunOptions};
 pub use plan::Plan;
 pub use progress::ProgressMode;
+pub use runner::{finalize_run, prepare_run, PreparedRun, RunFacts, RunSummary};
 
 /// A registry holding every built-in operator, loader and writer.
 pub fn builtin_registry() -> Registry {

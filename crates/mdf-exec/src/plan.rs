@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
-use mdf_core::config::{ExecutorType, PipelineConfig};
+use mdf_core::config::{parse_config, ConfigSource, PipelineConfig};
 use mdf_core::io::{DataWriter, Loader, ShardSpec};
 use mdf_core::registry::Entry;
 use mdf_core::{MdfError, Operator, OperatorKind, Registry, Result};
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_128;
+
+use crate::rundir::Manifest;
 
 /// One enabled operator of the config, in pipeline order.
 #[derive(Clone)]
@@ -49,16 +51,11 @@ pub struct Plan {
 impl Plan {
     pub fn build(config: PipelineConfig, registry: &Registry) -> Result<Plan> {
         let exec = &config.executor;
-        if exec.executor_type == ExecutorType::Ray || exec.use_ray {
-            return Err(MdfError::config(
-                "executor.type: ray is not available yet; use the local executor (type: local)",
-            ));
-        }
         let loader = lookup(&registry.loaders, "loader", &config.data_loader.name)?
             .build(&config.data_loader.params)?;
         let writer = lookup(&registry.writers, "writer", &config.data_writer.name)?
             .build(&config.data_writer.params)?;
-        let steps = plan_steps(&config, registry)?;
+        let steps = plan_steps(&config, registry, true)?;
         let mut shards = loader.list_shards()?;
         for (i, shard) in shards.iter_mut().enumerate() {
             shard.index = i;
@@ -67,6 +64,40 @@ impl Plan {
             shards = cap_shards(loader.as_ref(), shards, max)?;
         }
         let fingerprint = fingerprint(&config, &shards)?;
+        Ok(Plan {
+            config,
+            shards,
+            steps,
+            loader,
+            writer,
+            fingerprint,
+        })
+    }
+
+    /// The plan of a prepared run directory, rebuilt where a task runs (a Ray worker): the
+    /// resolved config and the shard list come from the manifest, so nothing is listed or
+    /// validated again and no operator is built until a worker needs it. The fingerprint is
+    /// checked, so a worker never writes into a run of another config.
+    pub fn from_manifest(manifest: &Manifest, registry: &Arc<Registry>) -> Result<Plan> {
+        let source = ConfigSource {
+            name: "_mdf/manifest.json".to_owned(),
+            text: manifest.config.to_string(),
+        };
+        let config = parse_config(&source, &[], registry)?;
+        let loader = lookup(&registry.loaders, "loader", &config.data_loader.name)?
+            .build(&config.data_loader.params)?;
+        let writer = lookup(&registry.writers, "writer", &config.data_writer.name)?
+            .build(&config.data_writer.params)?;
+        let steps = plan_steps(&config, registry, false)?;
+        let shards = manifest.shards.clone();
+        let fingerprint = fingerprint(&config, &shards)?;
+        if fingerprint != manifest.fingerprint {
+            return Err(MdfError::internal(format!(
+                "the manifest's config does not reproduce its fingerprint ({} vs {}); was it \
+                 written by another mdf version ({})?",
+                fingerprint, manifest.fingerprint, manifest.mdf_version
+            )));
+        }
         Ok(Plan {
             config,
             shards,
@@ -94,20 +125,27 @@ fn lookup<'a, T: ?Sized>(
     catalog.lookup(family, name).map_err(MdfError::config)
 }
 
-fn plan_steps(config: &PipelineConfig, registry: &Registry) -> Result<Vec<PlanStep>> {
+/// `validate` builds each operator once, so that a bad param or a missing model fails before any
+/// work (the driver does it; workers rebuilding a plan from the manifest do not).
+fn plan_steps(
+    config: &PipelineConfig,
+    registry: &Registry,
+    validate: bool,
+) -> Result<Vec<PlanStep>> {
     let mut steps = Vec::new();
     let mut current = Vec::new();
     for stage in &config.stages {
         for op in stage.operators.iter().filter(|o| o.enabled) {
             let entry = lookup(&registry.operators, "operator", &op.name)?.clone();
-            // Built once here so that a bad param or a missing model fails before any work.
-            entry.build(&op.params).map_err(|e| match e {
-                MdfError::Config(msg) => MdfError::config(format!(
-                    "stage `{}`, operator `{}`: {msg}",
-                    stage.name, op.name
-                )),
-                other => other,
-            })?;
+            if validate {
+                entry.build(&op.params).map_err(|e| match e {
+                    MdfError::Config(msg) => MdfError::config(format!(
+                        "stage `{}`, operator `{}`: {msg}",
+                        stage.name, op.name
+                    )),
+                    other => other,
+                })?;
+            }
             let planned = PlannedOperator {
                 stage: stage.name.clone(),
                 name: op.name.clone(),
@@ -153,8 +191,12 @@ fn fingerprint(config: &PipelineConfig, shards: &[ShardSpec]) -> Result<String> 
         shards: &'a [ShardSpec],
     }
     let mut config = config.clone();
-    // Worker counts and reporting do not change the output.
+    // Worker counts, reporting and the executor do not change the output: a run started
+    // locally may be resumed on Ray and the other way round.
     config.executor.num_workers = None;
+    config.executor.executor_type = Default::default();
+    config.executor.use_ray = false;
+    config.executor.address = None;
     config.executor.metrics = Default::default();
     config.data_loader.num_workers = None;
     let bytes = serde_json::to_vec(&Identity {

@@ -12,36 +12,72 @@ use mdf_core::{MdfError, Result};
 use mdf_io::storage::OutputFile;
 
 pub(crate) struct RejectSink {
-    tmp: PathBuf,
-    path: PathBuf,
-    out: Option<BufWriter<OutputFile>>,
+    target: Target,
     pub(crate) count: u64,
+}
+
+enum Target {
+    /// A shard's rejects file, created on the first reject (written as `tmp`, or an unfinished
+    /// upload, until commit).
+    File {
+        tmp: PathBuf,
+        path: PathBuf,
+        out: Option<Box<BufWriter<OutputFile>>>,
+    },
+    /// Lines kept for the shard task that sent the batch (a stage-pool replica).
+    Memory(Vec<String>),
 }
 
 impl RejectSink {
     pub(crate) fn new(tmp: PathBuf, path: PathBuf) -> Self {
         RejectSink {
-            tmp,
-            path,
-            out: None,
+            target: Target::File {
+                tmp,
+                path,
+                out: None,
+            },
+            count: 0,
+        }
+    }
+
+    pub(crate) fn in_memory() -> Self {
+        RejectSink {
+            target: Target::Memory(Vec::new()),
             count: 0,
         }
     }
 
     pub(crate) fn push(&mut self, reject: &Reject) -> Result<()> {
-        if self.out.is_none() {
-            // Written as `self.tmp` (or an unfinished upload) until commit.
-            let file = OutputFile::create(&self.path)?;
-            self.out = Some(BufWriter::new(file));
-        }
-        if let Some(out) = self.out.as_mut() {
-            serde_json::to_writer(&mut *out, reject)
-                .map_err(|e| MdfError::internal(format!("serialising a reject: {e}")))?;
-            out.write_all(b"\n")
-                .map_err(|e| MdfError::io(&self.tmp, e))?;
+        let line = serde_json::to_string(reject)
+            .map_err(|e| MdfError::internal(format!("serialising a reject: {e}")))?;
+        self.push_line(&line)
+    }
+
+    /// Adds one reject already serialised as a JSON line (without the newline).
+    pub(crate) fn push_line(&mut self, line: &str) -> Result<()> {
+        match &mut self.target {
+            Target::Memory(lines) => lines.push(line.to_owned()),
+            Target::File { tmp, path, out } => {
+                if out.is_none() {
+                    *out = Some(Box::new(BufWriter::new(OutputFile::create(&*path)?)));
+                }
+                if let Some(out) = out.as_mut() {
+                    out.write_all(line.as_bytes())
+                        .and_then(|()| out.write_all(b"\n"))
+                        .map_err(|e| MdfError::io(&*tmp, e))?;
+                }
+            }
         }
         self.count += 1;
         Ok(())
+    }
+
+    /// The lines of an in-memory sink (empty for a file sink).
+    pub(crate) fn into_lines(self) -> Vec<String> {
+        match self.target {
+            Target::Memory(lines) => lines,
+            Target::File { .. } => Vec::new(),
+        }
     }
 
     /// Rejects for rows of a batch: the row itself is kept as JSON, with its provenance.
@@ -72,10 +108,15 @@ impl RejectSink {
 
     /// Publishes the file (if anything was rejected).
     pub(crate) fn commit(self) -> Result<()> {
-        if let Some(out) = self.out {
-            let file = out
+        if let Target::File {
+            tmp,
+            out: Some(out),
+            ..
+        } = self.target
+        {
+            let file = (*out)
                 .into_inner()
-                .map_err(|e| MdfError::io(&self.tmp, e.into_error()))?;
+                .map_err(|e| MdfError::io(&tmp, e.into_error()))?;
             file.commit()?;
         }
         Ok(())

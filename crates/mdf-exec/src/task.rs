@@ -8,8 +8,10 @@
 //! global step k (staging its rows under `_mdf/global/`) or, for the last segment, the writer.
 
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array, UInt64Array};
@@ -19,16 +21,40 @@ use arrow::record_batch::RecordBatch;
 use mdf_core::global::{ClusterColumns, DocId, GlobalOperator, KeySink};
 use mdf_core::io::{ShardSpec, SourceItem};
 use mdf_core::stats::{Histogram, OperatorStats, Reservoir, ShardStats};
-use mdf_core::{MdfError, Operator, Result, Verdicts};
+use mdf_core::{ErrorClass, MdfError, Operator, Result, Verdicts};
 use mdf_dedup::partition::{read_shard_clusters, ClusterEntry, KeyFileWriter};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::global::{build_global, marker, GlobalDir, Phase};
+use crate::global::{self, build_global, marker, GlobalDir, Phase};
 use crate::plan::{Plan, PlanStep, PlannedOperator};
 use crate::progress::Progress;
 use crate::rejects::{sample_json, RejectSink};
 use crate::rundir::{write_atomic, write_json_atomic, RunDir};
 use crate::staging::{StagedSource, StagedWriter};
+
+/// Runs the operators of one stage on a batch somewhere else (a Ray actor pool that built them
+/// once), with the same [`run_stage_batch`] a local worker would run.
+pub trait StageService: Send + Sync {
+    /// `positions` are the shard row numbers of the batch's rows (empty when sampling is off),
+    /// so the pool samples the same rows the local runner would.
+    fn process(
+        &self,
+        stage: &str,
+        batch: RecordBatch,
+        shard: usize,
+        positions: &[u64],
+    ) -> Result<StageOutput>;
+}
+
+/// What a stage's operators made of one batch: the kept rows, each operator's stats (counts,
+/// histograms, samples), the rejects as JSON lines (in the order the local runner writes them),
+/// and the shard row numbers of the kept rows.
+pub struct StageOutput {
+    pub batch: RecordBatch,
+    pub operators: Vec<OperatorStats>,
+    pub rejects: Vec<String>,
+    pub positions: Vec<u64>,
+}
 
 /// State a worker builds once and reuses for every shard it runs.
 pub struct WorkerState {
@@ -37,15 +63,27 @@ pub struct WorkerState {
     all_operators: Vec<(String, String)>,
     verdicts: Verdicts,
     keys: KeySink,
+    remote: Option<Arc<dyn StageService>>,
 }
 
 /// What one segment runs.
 struct SegmentOps {
     /// The global step whose clusters this segment applies first.
     filter: Option<BuiltGlobal>,
-    operators: Vec<BuiltOperator>,
+    operators: Vec<Link>,
     /// The global step whose keys this segment extracts last.
     keys: Option<BuiltGlobal>,
+}
+
+/// One step of a segment's operator chain.
+enum Link {
+    Local(BuiltOperator),
+    /// Consecutive operators of a stage that runs in a stage pool; `stats` are their positions
+    /// in the plan's operators.
+    Remote {
+        stage: String,
+        stats: Vec<usize>,
+    },
 }
 
 struct BuiltOperator {
@@ -68,7 +106,42 @@ struct BuiltGlobal {
 }
 
 impl WorkerState {
+    /// Builds every operator of the plan here.
     pub fn new(plan: &Plan) -> Result<Self> {
+        Self::build(plan, &[], None, None)
+    }
+
+    /// Builds the operators of every stage except `remote_stages`, whose batches go to `remote`.
+    pub fn with_remote_stages(
+        plan: &Plan,
+        remote_stages: &[String],
+        remote: Option<Arc<dyn StageService>>,
+    ) -> Result<Self> {
+        if !remote_stages.is_empty() && remote.is_none() {
+            return Err(MdfError::internal(
+                "stages run remotely but no stage service was given",
+            ));
+        }
+        Self::build(plan, remote_stages, remote, None)
+    }
+
+    /// Builds only the map operators of `stage` (a stage-pool replica, see [`run_stage_batch`]).
+    pub fn for_stage(plan: &Plan, stage: &str) -> Result<Self> {
+        let state = Self::build(plan, &[], None, Some(stage))?;
+        if state.segments.iter().all(|s| s.operators.is_empty()) {
+            return Err(MdfError::config(format!(
+                "stage `{stage}` has no enabled operators to run"
+            )));
+        }
+        Ok(state)
+    }
+
+    fn build(
+        plan: &Plan,
+        remote_stages: &[String],
+        remote: Option<Arc<dyn StageService>>,
+        only_stage: Option<&str>,
+    ) -> Result<Self> {
         let mut segments = vec![SegmentOps {
             filter: None,
             operators: Vec::new(),
@@ -81,6 +154,24 @@ impl WorkerState {
             match planned {
                 PlanStep::Map(ops) => {
                     for p in ops {
+                        let stat = all_operators.len();
+                        all_operators.push((p.stage.clone(), p.name.clone()));
+                        if only_stage.is_some_and(|s| s != p.stage) {
+                            continue;
+                        }
+                        let segment = segments.last_mut().ok_or_else(no_segment)?;
+                        if remote_stages.contains(&p.stage) {
+                            match segment.operators.last_mut() {
+                                Some(Link::Remote { stage, stats }) if *stage == p.stage => {
+                                    stats.push(stat)
+                                }
+                                _ => segment.operators.push(Link::Remote {
+                                    stage: p.stage.clone(),
+                                    stats: vec![stat],
+                                }),
+                            }
+                            continue;
+                        }
                         let op = p.build()?;
                         let declared = op.output_fields();
                         let numeric = declared
@@ -88,22 +179,34 @@ impl WorkerState {
                             .filter(|f| f.data_type().is_numeric())
                             .map(|f| f.name().clone())
                             .collect();
-                        let segment = segments.last_mut().ok_or_else(no_segment)?;
-                        segment.operators.push(BuiltOperator {
-                            stat: all_operators.len(),
+                        segment.operators.push(Link::Local(BuiltOperator {
+                            stat,
                             label: label(p),
                             declared,
                             numeric,
                             op,
-                        });
-                        all_operators.push((p.stage.clone(), p.name.clone()));
+                        }));
                     }
                 }
                 PlanStep::Global(p) => {
+                    if remote_stages.contains(&p.stage) {
+                        return Err(MdfError::config(format!(
+                            "stage `{}` runs as a stage pool and holds the global operator `{}`; \
+                             put the global operator in a stage of its own",
+                            p.stage, p.name
+                        )));
+                    }
+                    let stat = all_operators.len();
+                    all_operators.push((p.stage.clone(), p.name.clone()));
+                    if only_stage.is_some() {
+                        // A stage-pool replica runs map operators only, in one segment.
+                        step += 1;
+                        continue;
+                    }
                     let built = |p: &PlannedOperator| -> Result<BuiltGlobal> {
                         Ok(BuiltGlobal {
                             step,
-                            stat: all_operators.len(),
+                            stat,
                             label: label(p),
                             op: build_global(p)?,
                         })
@@ -116,7 +219,6 @@ impl WorkerState {
                         operators: Vec::new(),
                         keys: None,
                     });
-                    all_operators.push((p.stage.clone(), p.name.clone()));
                     step += 1;
                 }
             }
@@ -126,6 +228,7 @@ impl WorkerState {
             all_operators,
             verdicts: Verdicts::default(),
             keys: KeySink::default(),
+            remote,
         })
     }
 
@@ -151,6 +254,143 @@ pub struct TaskContext<'a> {
     pub run_dir: &'a RunDir,
     pub cancel: &'a AtomicBool,
     pub progress: &'a Progress,
+}
+
+/// A worker's state, built on its first segment task (group and merge tasks need none) and
+/// kept across phases.
+#[derive(Default)]
+pub struct WorkerSlot {
+    state: Option<WorkerState>,
+    remote_stages: Vec<String>,
+    remote: Option<Arc<dyn StageService>>,
+}
+
+impl WorkerSlot {
+    /// A slot whose state will send the batches of `remote_stages` to `remote`.
+    pub fn with_remote_stages(
+        remote_stages: Vec<String>,
+        remote: Option<Arc<dyn StageService>>,
+    ) -> Self {
+        WorkerSlot {
+            state: None,
+            remote_stages,
+            remote,
+        }
+    }
+
+    pub fn get(&mut self, plan: &Plan) -> Result<&mut WorkerState> {
+        if self.state.is_none() {
+            self.state = Some(WorkerState::with_remote_stages(
+                plan,
+                &self.remote_stages,
+                self.remote.clone(),
+            )?);
+        }
+        self.state
+            .as_mut()
+            .ok_or_else(|| MdfError::internal("worker state missing"))
+    }
+}
+
+/// Whether task `task` of `phase` is complete (its done marker exists). Segment tasks are
+/// numbered by position in `plan.shards`, group tasks by partition.
+pub fn task_done(ctx: &TaskContext<'_>, phase: Phase, task: usize, is_last: bool) -> bool {
+    match phase {
+        Phase::Segment(_) => ctx.plan.shards.get(task).is_some_and(|shard| {
+            if is_last {
+                ctx.run_dir.is_done(shard.index)
+            } else {
+                marker(ctx.run_dir, phase, shard.index).exists()
+            }
+        }),
+        Phase::Group(_) | Phase::Merge(_) => marker(ctx.run_dir, phase, task).exists(),
+    }
+}
+
+/// One task of one phase: a segment of a shard (returning its stats), a dedup group partition
+/// or a dedup merge (returning `None`).
+pub fn run_phase_task(
+    ctx: &TaskContext<'_>,
+    slot: &mut WorkerSlot,
+    phase: Phase,
+    task: usize,
+) -> Result<Option<ShardStats>> {
+    match phase {
+        Phase::Segment(k) => {
+            let shard = ctx
+                .plan
+                .shards
+                .get(task)
+                .ok_or_else(|| MdfError::internal(format!("the run has no shard #{task}")))?;
+            let worker = slot.get(ctx.plan)?;
+            run_segment(ctx, worker, k, shard).map(Some)
+        }
+        Phase::Group(k) => global::run_group(ctx.plan, ctx.run_dir, k, task).map(|()| None),
+        Phase::Merge(k) => global::run_merge(ctx.plan, ctx.run_dir, k).map(|()| None),
+    }
+}
+
+/// [`run_phase_task`], retrying retryable I/O errors up to `attempts` times in all; a panic
+/// becomes an error. This is the task every runner runs.
+pub fn run_task_with_retries(
+    ctx: &TaskContext<'_>,
+    slot: &mut WorkerSlot,
+    phase: Phase,
+    task: usize,
+    attempts: u32,
+) -> Result<Option<ShardStats>> {
+    let mut attempt = 1;
+    loop {
+        match guarded(|| run_phase_task(ctx, slot, phase, task)) {
+            Ok(stats) => return Ok(stats),
+            Err(err) if err.class() == ErrorClass::RetryableIo && attempt < attempts => {
+                eprintln!(
+                    "[mdf] {} task {task} attempt {attempt} failed, retrying: {err}",
+                    phase.label()
+                );
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Runs the whole of one shard of a plan without global operators (its only segment), with
+/// retries; see [`run_task_with_retries`].
+pub fn run_shard_with_retries(
+    ctx: &TaskContext<'_>,
+    worker: &mut WorkerState,
+    shard: &ShardSpec,
+    attempts: u32,
+) -> Result<ShardStats> {
+    let mut attempt = 1;
+    loop {
+        match guarded(|| run_shard(ctx, worker, shard)) {
+            Ok(stats) => return Ok(stats),
+            Err(err) if err.class() == ErrorClass::RetryableIo && attempt < attempts => {
+                eprintln!(
+                    "[mdf] shard {} attempt {attempt} failed, retrying: {err}",
+                    shard.index
+                );
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Turns a panic into an error, so a bug in one operator never takes the process down.
+pub fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let msg = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        Err(MdfError::internal(format!("panic: {msg}")))
+    })
 }
 
 /// Runs the last segment of one shard (for a plan without global operators, the whole shard)
@@ -215,6 +455,7 @@ pub fn run_segment(
         segments,
         verdicts,
         keys: sink_keys,
+        remote,
         ..
     } = worker;
     let seg = &mut segments[segment];
@@ -272,6 +513,7 @@ pub fn run_segment(
         sampler.start_batch(batch.num_rows());
         let batch = apply_operators(
             &mut seg.operators,
+            remote.as_ref(),
             verdicts,
             &mut stats,
             &mut rejects,
@@ -590,11 +832,65 @@ fn apply_verdicts(
     Ok(keep)
 }
 
+/// Runs a stage-pool replica's operators (built by [`WorkerState::for_stage`]) over one batch of
+/// shard `shard` whose rows sit at `positions`: the same chain step a local worker runs, with
+/// its stats, rejects and the kept rows' positions handed back.
+pub fn run_stage_batch(
+    worker: &mut WorkerState,
+    plan: &Plan,
+    batch: RecordBatch,
+    shard: usize,
+    positions: Vec<u64>,
+) -> Result<StageOutput> {
+    let mut stats = worker.empty_stats();
+    let mut rejects = RejectSink::in_memory();
+    let keep_filtered = plan.config.executor.rejected_samples.enabled;
+    let capacity = plan.config.executor.metrics.debug_samples_per_operator;
+    let mut sampler = Sampler {
+        shard: shard as u64,
+        next_row: 0,
+        capacity,
+        positions: if capacity > 0 { positions } else { Vec::new() },
+    };
+    let mut counts = vec![0u64; worker.all_operators.len() + 1];
+    let WorkerState {
+        segments, verdicts, ..
+    } = worker;
+    let operators = &mut segments.first_mut().ok_or_else(no_segment)?.operators;
+    let batch = guarded(|| {
+        apply_operators(
+            operators,
+            None,
+            verdicts,
+            &mut stats,
+            &mut rejects,
+            keep_filtered,
+            &mut sampler,
+            &mut counts,
+            batch,
+        )
+    })?;
+    let mine: Vec<OperatorStats> = operators
+        .iter()
+        .filter_map(|link| match link {
+            Link::Local(built) => stats.operators.get(built.stat).cloned(),
+            Link::Remote { .. } => None,
+        })
+        .collect();
+    Ok(StageOutput {
+        batch,
+        operators: mine,
+        rejects: rejects.into_lines(),
+        positions: sampler.positions,
+    })
+}
+
 /// Runs the operator chain over one batch, removing dropped and rejected rows as it goes.
 /// `counts[stat + 1]` receives the rows the operator at plan position `stat` let through.
 #[allow(clippy::too_many_arguments)]
 fn apply_operators(
-    operators: &mut [BuiltOperator],
+    operators: &mut [Link],
+    remote: Option<&Arc<dyn StageService>>,
     verdicts: &mut Verdicts,
     stats: &mut ShardStats,
     rejects: &mut RejectSink,
@@ -603,12 +899,43 @@ fn apply_operators(
     counts: &mut [u64],
     mut batch: RecordBatch,
 ) -> Result<RecordBatch> {
-    for built in operators.iter_mut() {
-        let op_stats = &mut stats.operators[built.stat];
-        let rows = batch.num_rows();
-        if rows == 0 {
+    for link in operators.iter_mut() {
+        if batch.num_rows() == 0 {
             break;
         }
+        let built = match link {
+            Link::Local(built) => built,
+            Link::Remote { stage, stats: at } => {
+                let service = remote
+                    .ok_or_else(|| MdfError::internal("a remote stage without a stage service"))?;
+                let out =
+                    service.process(stage, batch, sampler.shard as usize, &sampler.positions)?;
+                if out.operators.len() != at.len() {
+                    return Err(MdfError::internal(format!(
+                        "stage `{stage}` returned stats of {} operators, expected {}",
+                        out.operators.len(),
+                        at.len()
+                    )));
+                }
+                for (&stat, theirs) in at.iter().zip(&out.operators) {
+                    let mine = stats.operators.get_mut(stat).ok_or_else(|| {
+                        MdfError::internal("operator stats out of step with the plan")
+                    })?;
+                    mine.merge(theirs);
+                    counts[stat + 1] = theirs.records_out;
+                }
+                for line in &out.rejects {
+                    rejects.push_line(line)?;
+                }
+                if sampler.capacity > 0 {
+                    sampler.positions = out.positions;
+                }
+                batch = out.batch;
+                continue;
+            }
+        };
+        let op_stats = &mut stats.operators[built.stat];
+        let rows = batch.num_rows();
         op_stats.records_in += rows as u64;
         verdicts.clear();
         let started = Instant::now();

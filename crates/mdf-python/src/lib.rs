@@ -5,18 +5,21 @@
 
 mod errors;
 mod python_operator;
+mod ray_tasks;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mdf_core::config::{config_imports, parse_config, ConfigSource, PipelineConfig};
+use mdf_core::config::{
+    config_executor, config_imports, parse_config, ConfigSource, ExecutorType, PipelineConfig,
+};
 use mdf_core::{MdfError, Registry};
 use mdf_exec::{run_local, Plan, ProgressMode, RunOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-fn registry_with(py_ops: Option<&Bound<'_, PyDict>>) -> PyResult<Arc<Registry>> {
+pub(crate) fn registry_with(py_ops: Option<&Bound<'_, PyDict>>) -> PyResult<Arc<Registry>> {
     let mut registry = mdf_exec::builtin_registry();
     if let Some(ops) = py_ops {
         for entry in python_operator::entries(ops)? {
@@ -36,7 +39,7 @@ fn source(text: String, name: String) -> ConfigSource {
     ConfigSource { name, text }
 }
 
-fn parse(
+pub(crate) fn parse(
     text: String,
     name: String,
     overrides: Vec<String>,
@@ -53,6 +56,23 @@ fn to_json_string(value: &impl serde::Serialize) -> PyResult<String> {
 #[pyfunction]
 fn imports_of(text: String, name: String) -> PyResult<Vec<String>> {
     config_imports(&source(text, name)).map_err(errors::to_py)
+}
+
+/// `(type, address)` of a config's executor (`local` or `ray`), read before the full parse so
+/// the front end can pick the runner.
+#[pyfunction]
+fn executor_of(
+    text: String,
+    name: String,
+    overrides: Vec<String>,
+) -> PyResult<(String, Option<String>)> {
+    let (kind, address) =
+        config_executor(&source(text, name), &overrides).map_err(errors::to_py)?;
+    let kind = match kind {
+        ExecutorType::Local => "local",
+        ExecutorType::Ray => "ray",
+    };
+    Ok((kind.to_owned(), address))
 }
 
 /// Parses, resolves and plans a config without running it. Returns JSON: the resolved config
@@ -257,6 +277,11 @@ fn extract_html<'py>(
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", mdf_core::VERSION)?;
     m.add_function(wrap_pyfunction!(imports_of, m)?)?;
+    m.add_function(wrap_pyfunction!(executor_of, m)?)?;
+    m.add_function(wrap_pyfunction!(ray_tasks::prepare, m)?)?;
+    m.add_function(wrap_pyfunction!(ray_tasks::finalize, m)?)?;
+    m.add_class::<ray_tasks::ShardRunner>()?;
+    m.add_class::<ray_tasks::StageWorker>()?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(list_components, m)?)?;

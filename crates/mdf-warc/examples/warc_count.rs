@@ -46,7 +46,9 @@ fn main() -> Result<()> {
             "--all-mime" => mime.clear(),
             "--verbose" => verbose = true,
             "--batch-size" => {
-                batch_size = value()?.parse().map_err(|_| MdfError::config("--batch-size"))?
+                batch_size = value()?
+                    .parse()
+                    .map_err(|_| MdfError::config("--batch-size"))?
             }
             _ => files.push(a),
         }
