@@ -186,7 +186,7 @@ impl Operator for FasttextClassifier {
             }
             Ok(())
         })?;
-        crate::fasttext_model::set_columns(
+        mdf_core::batch::set_columns(
             batch,
             vec![(self.params.score_field.as_str(), Arc::new(scores.finish()))],
         )

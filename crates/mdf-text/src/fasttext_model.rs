@@ -229,37 +229,6 @@ pub(crate) fn for_each_text(
     Ok(())
 }
 
-/// Returns `batch` with `columns` appended, replacing columns of the same name.
-pub(crate) fn set_columns(
-    batch: RecordBatch,
-    columns: Vec<(&str, arrow::array::ArrayRef)>,
-) -> Result<RecordBatch> {
-    let schema = batch.schema();
-    let mut fields: Vec<arrow::datatypes::FieldRef> = Vec::new();
-    let mut arrays = Vec::new();
-    for (i, f) in schema.fields().iter().enumerate() {
-        if columns.iter().all(|(name, _)| name != f.name()) {
-            fields.push(f.clone());
-            arrays.push(batch.column(i).clone());
-        }
-    }
-    for (name, array) in columns {
-        fields.push(Arc::new(arrow::datatypes::Field::new(
-            name,
-            array.data_type().clone(),
-            true,
-        )));
-        arrays.push(array);
-    }
-    let schema = Arc::new(arrow::datatypes::Schema::new_with_metadata(
-        fields,
-        schema.metadata().clone(),
-    ));
-    let options =
-        arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    Ok(RecordBatch::try_new_with_options(schema, arrays, &options)?)
-}
-
 /// Small models trained on the spot for the unit tests (no model file is committed).
 #[cfg(test)]
 pub(crate) mod test_models {

@@ -250,7 +250,7 @@ impl Operator for LanguageFilter {
         if glot {
             columns.push((LANGUAGE_SCRIPT, Arc::new(script.finish())));
         }
-        crate::fasttext_model::set_columns(batch, columns)
+        mdf_core::batch::set_columns(batch, columns)
     }
 
     fn output_fields(&self) -> Vec<Field> {
