@@ -77,6 +77,17 @@ pub struct ClusterColumns {
     pub size: String,
 }
 
+impl ClusterColumns {
+    /// The standard `cluster_id` / `cluster_size` columns, when `annotate` asks for them (the
+    /// `annotate_clusters` param every dedup operator has).
+    pub fn when(annotate: bool) -> Option<Self> {
+        annotate.then(|| ClusterColumns {
+            id: "cluster_id".to_owned(),
+            size: "cluster_size".to_owned(),
+        })
+    }
+}
+
 /// The keys one batch emits: per row, zero or more `(key, payload)` records.
 #[derive(Debug, Default)]
 pub struct KeySink {

@@ -4,7 +4,6 @@
 
 use arrow::record_batch::RecordBatch;
 use mdf_core::batch::{str_column, StrColumn, StrLookup};
-use mdf_core::global::ClusterColumns;
 use mdf_core::Verdicts;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -25,14 +24,6 @@ pub(crate) fn check_partitions(n: usize) -> Result<(), String> {
     } else {
         Err(format!("num_partitions must be in 1..=65536, got {n}"))
     }
-}
-
-/// The annotation columns, when asked for.
-pub(crate) fn cluster_columns(annotate: bool) -> Option<ClusterColumns> {
-    annotate.then(|| ClusterColumns {
-        id: "cluster_id".to_owned(),
-        size: "cluster_size".to_owned(),
-    })
 }
 
 /// A string column, or the reason every row of the batch is rejected.

@@ -17,9 +17,7 @@ use mdf_core::global::{as_operator, ClusterColumns, GlobalOperator, Grouping, Ke
 use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 use mdf_text::pystr;
 
-use crate::common::{
-    check_partitions, cluster_columns, default_partitions, for_each_row, scoped_key, yes,
-};
+use crate::common::{check_partitions, default_partitions, for_each_row, scoped_key, yes};
 
 /// Params of `text_exact_deduplicator`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -149,7 +147,7 @@ impl GlobalOperator for TextExactDeduplicator {
     }
 
     fn cluster_columns(&self) -> Option<ClusterColumns> {
-        cluster_columns(self.params.annotate_clusters)
+        ClusterColumns::when(self.params.annotate_clusters)
     }
 
     fn extract(

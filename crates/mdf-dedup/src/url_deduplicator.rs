@@ -13,9 +13,7 @@ use serde::{Deserialize, Serialize};
 use mdf_core::global::{as_operator, ClusterColumns, GlobalOperator, Grouping, KeySink};
 use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 
-use crate::common::{
-    check_partitions, cluster_columns, default_partitions, for_each_row, scoped_key, yes,
-};
+use crate::common::{check_partitions, default_partitions, for_each_row, scoped_key, yes};
 
 /// Params of `url_deduplicator`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -104,7 +102,7 @@ impl GlobalOperator for UrlDeduplicator {
     }
 
     fn cluster_columns(&self) -> Option<ClusterColumns> {
-        cluster_columns(self.params.annotate_clusters)
+        ClusterColumns::when(self.params.annotate_clusters)
     }
 
     fn extract(

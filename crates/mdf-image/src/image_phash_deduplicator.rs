@@ -209,10 +209,7 @@ impl GlobalOperator for ImagePhashDeduplicator {
     }
 
     fn cluster_columns(&self) -> Option<ClusterColumns> {
-        self.params.annotate_clusters.then(|| ClusterColumns {
-            id: "cluster_id".to_owned(),
-            size: "cluster_size".to_owned(),
-        })
+        ClusterColumns::when(self.params.annotate_clusters)
     }
 
     fn extract(

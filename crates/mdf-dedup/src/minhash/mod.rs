@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use mdf_core::global::{as_operator, ClusterColumns, GlobalOperator, Grouping, Keeper, KeySink};
 use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 
-use crate::common::{check_partitions, cluster_columns, default_partitions, for_each_row, yes};
+use crate::common::{check_partitions, default_partitions, for_each_row, yes};
 pub use signature::{permutations, simplify_text, Signer, MERSENNE_PRIME};
 
 /// Params of `minhash_deduplicator`. Defaults are FineWeb's (datatrove's `MinhashConfig`).
@@ -185,7 +185,7 @@ impl GlobalOperator for MinhashDeduplicator {
     }
 
     fn cluster_columns(&self) -> Option<ClusterColumns> {
-        cluster_columns(self.params.annotate_clusters)
+        ClusterColumns::when(self.params.annotate_clusters)
     }
 
     fn keeper(&self) -> Keeper {
