@@ -165,7 +165,9 @@ fn warc_pages_are_extracted_first_unless_disabled() {
     let mut p = params(dir.path().to_str().unwrap());
     p.extraction
         .insert("favor_precision".into(), serde_json::Value::Bool(true));
-    let leading = CommonCrawlLoader::new(p.clone()).unwrap().leading_operators();
+    let leading = CommonCrawlLoader::new(p.clone())
+        .unwrap()
+        .leading_operators();
     assert_eq!(leading.len(), 1);
     assert_eq!(leading[0].name, "html_extractor");
     assert_eq!(leading[0].params["favor_precision"], true);
@@ -177,7 +179,10 @@ fn warc_pages_are_extracted_first_unless_disabled() {
         .is_empty());
     p.file_type = CrawlFileType::Warc;
     p.extract_text = false;
-    assert!(CommonCrawlLoader::new(p).unwrap().leading_operators().is_empty());
+    assert!(CommonCrawlLoader::new(p)
+        .unwrap()
+        .leading_operators()
+        .is_empty());
 }
 
 fn read_every_shard(loader: &CommonCrawlLoader) -> Vec<Vec<String>> {
