@@ -308,14 +308,22 @@ pub fn run_fit(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
         .fit_sample()
         .ok_or_else(|| MdfError::internal(format!("global step {k} fits no model")))?;
     let dir = GlobalDir::new(run_dir, k);
-    let mut files = Vec::new();
+    // The running sample, merged with one shard's sample at a time, so memory stays about
+    // twice the sample rather than the sum of the shards' samples.
+    let mut kept = KeyFileWriter::new(1).finish();
     for shard in &plan.shards {
-        files.extend(read_if_exists(&dir.sample_file(shard.index))?);
+        let Some(bytes) = read_if_exists(&dir.sample_file(shard.index))? else {
+            continue;
+        };
+        let mut records = key_file_records(&kept)?;
+        records.extend(key_file_records(&bytes)?);
+        let mut merged = KeyFileWriter::new(1);
+        for r in fit_sample_of(records, sample) {
+            merged.push(r.key, r.doc, r.payload);
+        }
+        kept = merged.finish();
     }
-    let mut records: Vec<KeyRecord<'_>> = Vec::new();
-    for bytes in &files {
-        records.extend(key_file_records(bytes)?);
-    }
+    let records: Vec<KeyRecord<'_>> = key_file_records(&kept)?;
     let model = global.fit(&fit_sample_of(records, sample))?;
     write_atomic(&dir.model_file(), &model)?;
     write_atomic(&marker(run_dir, Phase::Fit(k), 0), b"")
