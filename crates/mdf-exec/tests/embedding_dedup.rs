@@ -2,20 +2,24 @@
 //! embedding column: planted near-duplicate pairs at known cosine similarities, spread over
 //! shards. Every planted pair above the threshold whose two records fall into the same k-means
 //! cluster loses its later record; no pair below the threshold loses one; the kept ids are the
-//! same with 1 and 2 workers.
+//! same with 1 and 2 workers and after a crash and resume.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed set-up step should fail the test loudly
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, StringArray};
 use arrow::datatypes::Float32Type;
 use arrow::record_batch::RecordBatch;
 use mdf_core::config::{parse_config, ConfigSource};
+use mdf_core::{Component, Operator, OperatorKind, Params, Registry, Verdicts};
 use mdf_dedup::kmeans::{normalize, Centroids};
 use mdf_exec::{builtin_registry, run_local, Plan, ProgressMode, RunOptions};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 const DIM: usize = 48;
 const EPS: f64 = 0.02;
@@ -102,9 +106,16 @@ fn write_inputs(dir: &Path, files: usize, per_file: usize) -> (Vec<Vec<f32>>, Ve
 }
 
 fn plan(input: &Path, output: &Path, params: &str) -> Plan {
-    let registry = Arc::new(builtin_registry());
+    plan_with(input, output, params, "", "")
+}
+
+/// A plan with extra operator lines before and after the dedup.
+fn plan_with(input: &Path, output: &Path, params: &str, before: &str, after: &str) -> Plan {
+    let mut registry = builtin_registry();
+    registry.register_operator::<CrashOnce>();
+    let registry = Arc::new(registry);
     let text = format!(
-        "data_loader:\n  type: ParquetLoader\n  params:\n    paths: {}\nstages:\n  - name: s\n    operators:\n      - name: embedding_deduplicator\n        params: {{{params}}}\ndata_writer:\n  type: ParquetDataWriter\n  params:\n    output_path: {}\nexecutor:\n  batch_size: 100\n",
+        "data_loader:\n  type: ParquetLoader\n  params:\n    paths: {}\nstages:\n  - name: s\n    operators:\n{before}      - name: embedding_deduplicator\n        params: {{{params}}}\n{after}data_writer:\n  type: ParquetDataWriter\n  params:\n    output_path: {}\nexecutor:\n  batch_size: 100\n",
         input.display(),
         output.display()
     );
@@ -231,4 +242,65 @@ fn a_wrong_dimension_is_a_counted_reject() {
     assert_eq!(summary.stats.output_records, 0);
     assert_eq!(summary.stats.operators[0].errors, 120);
     assert_eq!(summary.stats.rejected_records, 120);
+}
+
+/// Panics on the record `r00077` while armed: a crash in the middle of a phase.
+static ARMED: AtomicBool = AtomicBool::new(false);
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
+impl Params for NoParams {}
+
+struct CrashOnce;
+impl Operator for CrashOnce {
+    fn process(&mut self, batch: RecordBatch, _: &mut Verdicts) -> mdf_core::Result<RecordBatch> {
+        let ids = batch.column_by_name("id").unwrap();
+        let hit = (0..ids.len()).any(|i| {
+            ids.as_string_view_opt()
+                .map(|a| a.value(i))
+                .or_else(|| ids.as_string_opt::<i32>().map(|a| a.value(i)))
+                == Some("r00077")
+        });
+        if hit && ARMED.load(Ordering::SeqCst) {
+            panic!("simulated crash");
+        }
+        Ok(batch)
+    }
+}
+impl Component for CrashOnce {
+    type Built = dyn Operator;
+    type Params = NoParams;
+    const NAME: &'static str = "crash_once";
+    const KIND: OperatorKind = OperatorKind::Filter;
+    const SUMMARY: &'static str = "test";
+    fn build(_: NoParams) -> mdf_core::Result<Box<dyn Operator>> {
+        Ok(Box::new(CrashOnce))
+    }
+}
+
+#[test]
+fn a_crash_before_or_after_the_fit_resumes_to_the_same_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    write_inputs(&input, 3, 120);
+    let reference = tmp.path().join("reference");
+    run_local(&plan(&input, &reference, PARAMS), &options(2)).unwrap();
+    let crash = "      - name: crash_once\n";
+    // Before the dedup the crash hits the keys phase; after it, the last segment, once the
+    // fit, route and group phases are done (their markers must be honoured on resume).
+    for (i, (before, after)) in [(crash, ""), ("", crash)].into_iter().enumerate() {
+        let out = tmp.path().join(format!("out{i}"));
+        let p = plan_with(&input, &out, PARAMS, before, after);
+        ARMED.store(true, Ordering::SeqCst);
+        let err = run_local(&p, &options(2)).unwrap_err();
+        assert!(err.to_string().contains("simulated crash"), "{err}");
+        ARMED.store(false, Ordering::SeqCst);
+        if i == 1 {
+            assert!(out.join("_mdf/global/g00/done/fit-000000").exists());
+        }
+        run_local(&p, &options(1)).unwrap();
+        assert_eq!(kept(&out), kept(&reference), "crash {i}");
+        assert!(!out.join("_mdf/global/g00/samples").exists());
+    }
 }
