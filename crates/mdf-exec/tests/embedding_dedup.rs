@@ -15,7 +15,7 @@ use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, StringArray};
 use arrow::datatypes::Float32Type;
 use arrow::record_batch::RecordBatch;
 use mdf_core::config::{parse_config, ConfigSource};
-use mdf_core::{Component, Operator, OperatorKind, Params, Registry, Verdicts};
+use mdf_core::{Component, Operator, OperatorKind, Params, Verdicts};
 use mdf_dedup::kmeans::{normalize, Centroids};
 use mdf_exec::{builtin_registry, run_local, Plan, ProgressMode, RunOptions};
 use schemars::JsonSchema;
