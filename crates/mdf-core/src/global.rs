@@ -4,15 +4,15 @@
 //! 1. **keys** (one task per shard): [`GlobalOperator::extract`] emits keys (and optional
 //!    payloads) per row; the runtime routes each key to a partition by a stable hash and writes
 //!    one file per shard;
-//! - **fit** and **route** (only for an operator with a [`FitSample`], e.g. k-means partitions
-//!   of embeddings): between keys and group, one task fits a model on a sample of the records
-//!   ([`GlobalOperator::fit`]), then one task per shard re-keys that shard's records with it
-//!   ([`GlobalOperator::route`]), so a record's partition can depend on the whole dataset;
-//! 2. **group** (one task per partition): the partition's records, sorted by (key, document),
+//! 2. **fit** and **route** (only for an operator with a [`FitSample`], e.g. k-means partitions
+//!    of embeddings): one task fits a model on a sample of the records
+//!    ([`GlobalOperator::fit`]), then one task per shard re-keys that shard's records with it
+//!    ([`GlobalOperator::route`]), so a record's partition can depend on the whole dataset;
+//! 3. **group** (one task per partition): the partition's records, sorted by (key, document),
 //!    go to [`GlobalOperator::group`], which reports groups of duplicate documents;
-//! 3. **merge** (one task, only for [`Grouping::Connected`]): groups that share a document are
+//! 4. **merge** (one task, only for [`Grouping::Connected`]): groups that share a document are
 //!    joined (union–find) into clusters;
-//! 4. **filter** (one task per shard): every cluster member but the keeper is removed (or only
+//! 5. **filter** (one task per shard): every cluster member but the keeper is removed (or only
 //!    annotated), then the rest of the pipeline runs.
 //!
 //! The keeper of a cluster is its member with the lowest [`DocId`]: the first by input order

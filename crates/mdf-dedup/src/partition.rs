@@ -220,6 +220,16 @@ pub fn fit_sample_of(mut records: Vec<KeyRecord<'_>>, sample: FitSample) -> Vec<
     records
 }
 
+/// [`fit_sample_of`] `records`, encoded as a key file of one partition (a shard's sample file,
+/// or the fit phase's running sample).
+pub fn encode_fit_sample(records: Vec<KeyRecord<'_>>, sample: FitSample) -> Vec<u8> {
+    let mut out = KeyFileWriter::new(1);
+    for r in fit_sample_of(records, sample) {
+        out.push(r.key, r.doc, r.payload);
+    }
+    out.finish()
+}
+
 /// One member of a duplicate cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ClusterEntry {

@@ -26,8 +26,9 @@ use std::path::PathBuf;
 use mdf_core::global::{GlobalOperator, Grouping, Keeper, KeyRecord};
 use mdf_core::{MdfError, Result};
 use mdf_dedup::partition::{
-    clusters_of_groups, decode_groups, encode_clusters, encode_groups, fit_sample_of,
-    group_partition, key_file_records, DocUnion, Group, KeyFileWriter, PartitionData,
+    clusters_of_groups, decode_groups, encode_clusters, encode_fit_sample, encode_groups,
+    fit_sample_of, group_partition, key_file_records, DocUnion, Group, KeyFileWriter,
+    PartitionData,
 };
 
 use crate::plan::{Plan, PlanStep, PlannedOperator};
@@ -317,11 +318,7 @@ pub fn run_fit(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
         };
         let mut records = key_file_records(&kept)?;
         records.extend(key_file_records(&bytes)?);
-        let mut merged = KeyFileWriter::new(1);
-        for r in fit_sample_of(records, sample) {
-            merged.push(r.key, r.doc, r.payload);
-        }
-        kept = merged.finish();
+        kept = encode_fit_sample(records, sample);
     }
     let records: Vec<KeyRecord<'_>> = key_file_records(&kept)?;
     let model = global.fit(&fit_sample_of(records, sample))?;

@@ -18,12 +18,12 @@ use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array, UInt64Ar
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use arrow::record_batch::RecordBatch;
-use mdf_core::global::{ClusterColumns, DocId, FitSample, GlobalOperator, KeySink};
+use mdf_core::global::{ClusterColumns, DocId, GlobalOperator, KeySink};
 use mdf_core::io::{ShardSpec, SourceItem};
 use mdf_core::stats::{Histogram, OperatorStats, Reservoir, ShardStats};
 use mdf_core::{ErrorClass, MdfError, Operator, Result, Verdicts};
 use mdf_dedup::partition::{
-    fit_sample_of, key_file_records, read_shard_clusters, ClusterEntry, KeyFileWriter,
+    encode_fit_sample, key_file_records, read_shard_clusters, ClusterEntry, KeyFileWriter,
 };
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -594,7 +594,12 @@ pub fn run_segment(
             staged.finish()?;
             let keys = keys.finish();
             if let Some(sample) = g.op.fit_sample() {
-                write_sample(&dir.sample_file(shard.index), &keys, sample)?;
+                // The shard's part of the fit sample: its lowest-ranked records.
+                let records = key_file_records(&keys)?;
+                write_atomic(
+                    &dir.sample_file(shard.index),
+                    &encode_fit_sample(records, sample),
+                )?;
             }
             write_atomic(&dir.key_file(shard.index), &keys)?;
             stats.write_seconds += started.elapsed().as_secs_f64();
@@ -607,16 +612,6 @@ pub fn run_segment(
         }
     }
     Ok(stats)
-}
-
-/// Writes the shard's part of a fit sample: its lowest-ranked records, as a key file of one
-/// partition.
-fn write_sample(path: &Path, key_file: &[u8], sample: FitSample) -> Result<()> {
-    let mut out = KeyFileWriter::new(1);
-    for r in fit_sample_of(key_file_records(key_file)?, sample) {
-        out.push(r.key, r.doc, r.payload);
-    }
-    write_atomic(path, &out.finish())
 }
 
 fn read_stats(path: &Path) -> Result<ShardStats> {
