@@ -3,7 +3,8 @@
 The driver plans the run and prepares the run directory (``_native.prepare``: the same code the
 local runner uses), then runs the plan's phases in order, with a barrier between them: a plan
 without global operators has one phase (one task per shard); a dedup step adds a segment phase
-(one task per shard: map operators, then the keys), a group phase (one task per partition) and,
+(one task per shard: map operators, then the keys), for embedding dedup a fit phase (one task:
+k-means) and a route phase (one task per shard), a group phase (one task per partition) and,
 for MinHash, a merge phase (one task). Each phase's pending tasks are Ray tasks, each running
 the local runner's task function (``_native.ShardRunner.run_task``: read, operators, write,
 commit, done marker) with the GIL released, so both runners write byte-identical run

@@ -4,11 +4,15 @@
 //! 1. **keys** (one task per shard): [`GlobalOperator::extract`] emits keys (and optional
 //!    payloads) per row; the runtime routes each key to a partition by a stable hash and writes
 //!    one file per shard;
-//! 2. **group** (one task per partition): the partition's records, sorted by (key, document),
+//! 2. **fit** and **route** (only for an operator with a [`FitSample`], e.g. k-means partitions
+//!    of embeddings): one task fits a model on a sample of the records
+//!    ([`GlobalOperator::fit`]), then one task per shard re-keys that shard's records with it
+//!    ([`GlobalOperator::route`]), so a record's partition can depend on the whole dataset;
+//! 3. **group** (one task per partition): the partition's records, sorted by (key, document),
 //!    go to [`GlobalOperator::group`], which reports groups of duplicate documents;
-//! 3. **merge** (one task, only for [`Grouping::Connected`]): groups that share a document are
+//! 4. **merge** (one task, only for [`Grouping::Connected`]): groups that share a document are
 //!    joined (union–find) into clusters;
-//! 4. **filter** (one task per shard): every cluster member but the keeper is removed (or only
+//! 5. **filter** (one task per shard): every cluster member but the keeper is removed (or only
 //!    annotated), then the rest of the pipeline runs.
 //!
 //! The keeper of a cluster is its member with the lowest [`DocId`]: the first by input order
@@ -88,6 +92,15 @@ impl ClusterColumns {
     }
 }
 
+/// The sample a model is fitted on before routing ([`GlobalOperator::fit_sample`]): the
+/// `size` records with the smallest xxh3-64 of their [`DocId`] under `seed`, a choice that
+/// does not depend on worker count or scheduling (like the stats reservoirs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FitSample {
+    pub size: usize,
+    pub seed: u64,
+}
+
 /// The keys one batch emits: per row, zero or more `(key, payload)` records.
 #[derive(Debug, Default)]
 pub struct KeySink {
@@ -160,6 +173,32 @@ pub trait GlobalOperator: Send {
     /// Annotation columns to add in the filter phase, if any.
     fn cluster_columns(&self) -> Option<ClusterColumns> {
         None
+    }
+
+    /// `Some`: the keys [`GlobalOperator::extract`] emits are provisional; a fit phase fits a
+    /// model on this sample of the records ([`GlobalOperator::fit`]) and a route phase re-keys
+    /// every record with it ([`GlobalOperator::route`]) before the group phase.
+    fn fit_sample(&self) -> Option<FitSample> {
+        None
+    }
+
+    /// Fits the model on the sampled records (sorted by document) and returns it serialised;
+    /// called once, in the fit phase, for operators with a [`FitSample`].
+    fn fit(&mut self, _sample: &[KeyRecord<'_>]) -> Result<Vec<u8>> {
+        Err(MdfError::internal("this global operator fits no model"))
+    }
+
+    /// Pushes the final key of each of `records` (one shard's, in file order) under `model`
+    /// (from [`GlobalOperator::fit`]) onto `keys`; called in the route phase.
+    fn route(
+        &mut self,
+        _model: &[u8],
+        _records: &[KeyRecord<'_>],
+        _keys: &mut Vec<u128>,
+    ) -> Result<()> {
+        Err(MdfError::internal(
+            "this global operator routes by no model",
+        ))
     }
 
     /// Emits the keys of every row of `batch` (row indices are the batch's). Rows it cannot key

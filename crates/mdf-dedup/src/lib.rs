@@ -1,15 +1,19 @@
-//! Dedup for Mega Data Factory: the global operators (exact text, URL, MinHash-LSH) and the phase
+//! Dedup for Mega Data Factory: the global operators (exact text, URL, MinHash-LSH, semantic
+//! embedding dedup) and the phase
 //! logic the executor runs for any global operator: on-disk key partitions, grouping, the
 //! union–find merge and the cluster files the filter phase reads ([`partition`]). Each operator
 //! lives in its own file with its params; [`register`] is the only list of them.
 
 mod common;
+mod embedding_deduplicator;
+pub mod kmeans;
 pub mod minhash;
 pub mod partition;
 mod text_exact_deduplicator;
 mod url_deduplicator;
 
 pub use common::DEFAULT_PARTITIONS;
+pub use embedding_deduplicator::{EmbeddingDeduplicator, EmbeddingDeduplicatorParams};
 pub use text_exact_deduplicator::{
     normalize_into, TextExactDeduplicator, TextExactDeduplicatorParams,
 };
@@ -20,4 +24,5 @@ pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_operator::<TextExactDeduplicator>();
     registry.register_operator::<UrlDeduplicator>();
     registry.register_operator::<minhash::MinhashDeduplicator>();
+    registry.register_operator::<EmbeddingDeduplicator>();
 }

@@ -16,8 +16,9 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use hashbrown::HashMap;
-use mdf_core::global::{DocId, GlobalOperator, KeyRecord};
+use mdf_core::global::{DocId, FitSample, GlobalOperator, KeyRecord};
 use mdf_core::{MdfError, Result};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 const KEY_MAGIC: &[u8; 4] = b"MDFK";
 const CLUSTER_MAGIC: &[u8; 4] = b"MDFC";
@@ -145,29 +146,88 @@ impl PartitionData {
     pub fn records(&self) -> Result<Vec<KeyRecord<'_>>> {
         let mut out = Vec::new();
         for section in &self.bytes {
-            let mut rest = section.as_slice();
-            while !rest.is_empty() {
-                if rest.len() < KEY_RECORD_BYTES {
-                    return Err(MdfError::internal("truncated key record"));
-                }
-                let key = u128::from_le_bytes(rest[..16].try_into().unwrap_or_default());
-                let doc = u64::from_le_bytes(rest[16..24].try_into().unwrap_or_default());
-                let len = u32::from_le_bytes(rest[24..28].try_into().unwrap_or_default()) as usize;
-                let end = KEY_RECORD_BYTES + len;
-                if rest.len() < end {
-                    return Err(MdfError::internal("truncated key payload"));
-                }
-                out.push(KeyRecord {
-                    key,
-                    doc: DocId(doc),
-                    payload: &rest[KEY_RECORD_BYTES..end],
-                });
-                rest = &rest[end..];
-            }
+            parse_records(section, &mut out)?;
         }
         out.sort_unstable_by_key(|r| (r.key, r.doc));
         Ok(out)
     }
+}
+
+/// Appends the records of a run of key records (a section, or a whole key file's body).
+fn parse_records<'a>(mut rest: &'a [u8], out: &mut Vec<KeyRecord<'a>>) -> Result<()> {
+    while !rest.is_empty() {
+        if rest.len() < KEY_RECORD_BYTES {
+            return Err(MdfError::internal("truncated key record"));
+        }
+        let key = u128::from_le_bytes(rest[..16].try_into().unwrap_or_default());
+        let doc = u64::from_le_bytes(rest[16..24].try_into().unwrap_or_default());
+        let len = u32::from_le_bytes(rest[24..28].try_into().unwrap_or_default()) as usize;
+        let end = KEY_RECORD_BYTES + len;
+        if rest.len() < end {
+            return Err(MdfError::internal("truncated key payload"));
+        }
+        out.push(KeyRecord {
+            key,
+            doc: DocId(doc),
+            payload: &rest[KEY_RECORD_BYTES..end],
+        });
+        rest = &rest[end..];
+    }
+    Ok(())
+}
+
+/// Every record of a whole key file's bytes (all partitions), in file order.
+pub fn key_file_records(bytes: &[u8]) -> Result<Vec<KeyRecord<'_>>> {
+    let corrupt = |what: &str| MdfError::internal(format!("key file: {what}"));
+    let len = bytes.len();
+    if len < 8 || &bytes[len - 4..] != KEY_MAGIC {
+        return Err(corrupt("bad magic"));
+    }
+    let count = u32::from_le_bytes(bytes[len - 8..len - 4].try_into().unwrap_or_default()) as usize;
+    let footer = 8 * (count + 1) + 8;
+    if len < footer {
+        return Err(corrupt("footer too short"));
+    }
+    // The last section offset is the end of the records.
+    let at = len - 16;
+    let end = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default()) as usize;
+    if end > len - footer {
+        return Err(corrupt("bad section offsets"));
+    }
+    let mut out = Vec::new();
+    parse_records(&bytes[..end], &mut out)?;
+    Ok(out)
+}
+
+/// The rank of a document in a [`FitSample`]: lower ranks are sampled first.
+pub fn sample_rank(sample: FitSample, doc: DocId) -> u64 {
+    xxh3_64_with_seed(&doc.0.to_le_bytes(), sample.seed)
+}
+
+/// The `sample.size` records of `records` with the lowest [`sample_rank`] (ties by document),
+/// sorted by document. The sample of a union of shards is the sample of their samples, so each
+/// shard keeps its own and the fit phase samples those.
+pub fn fit_sample_of(mut records: Vec<KeyRecord<'_>>, sample: FitSample) -> Vec<KeyRecord<'_>> {
+    let rank = |r: &KeyRecord<'_>| (sample_rank(sample, r.doc), r.doc);
+    if records.len() > sample.size {
+        if sample.size == 0 {
+            return Vec::new();
+        }
+        records.select_nth_unstable_by_key(sample.size - 1, rank);
+        records.truncate(sample.size);
+    }
+    records.sort_unstable_by_key(|r| r.doc);
+    records
+}
+
+/// [`fit_sample_of`] `records`, encoded as a key file of one partition (a shard's sample file,
+/// or the fit phase's running sample).
+pub fn encode_fit_sample(records: Vec<KeyRecord<'_>>, sample: FitSample) -> Vec<u8> {
+    let mut out = KeyFileWriter::new(1);
+    for r in fit_sample_of(records, sample) {
+        out.push(r.key, r.doc, r.payload);
+    }
+    out.finish()
 }
 
 /// One member of a duplicate cluster.
@@ -446,6 +506,36 @@ mod tests {
             }
         }
         assert_eq!(seen, 100);
+    }
+
+    #[test]
+    fn whole_key_files_parse_and_samples_merge() {
+        let mut w = KeyFileWriter::new(5);
+        for i in 0..200u64 {
+            w.push(u128::from(i) << 70, d((i % 3) as usize, i), &[i as u8]);
+        }
+        let bytes = w.finish();
+        let records = key_file_records(&bytes).unwrap();
+        assert_eq!(records.len(), 200);
+        assert!(records.iter().all(|r| r.payload == [r.doc.row() as u8]));
+        let sample = FitSample { size: 20, seed: 7 };
+        let all = fit_sample_of(records.clone(), sample);
+        assert_eq!(all.len(), 20);
+        assert!(all.windows(2).all(|w| w[0].doc < w[1].doc));
+        // Sampling per shard, then the union, gives the sample of the whole.
+        let mut union = Vec::new();
+        for shard in 0..3 {
+            let part: Vec<_> = records
+                .iter()
+                .copied()
+                .filter(|r| r.doc.shard() == shard)
+                .collect();
+            union.extend(fit_sample_of(part, sample));
+        }
+        let merged = fit_sample_of(union, sample);
+        let docs = |v: &[KeyRecord<'_>]| v.iter().map(|r| r.doc).collect::<Vec<_>>();
+        assert_eq!(docs(&merged), docs(&all));
+        assert!(key_file_records(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //!   loader for k = 0, else the rows staged by segment k-1), applies the clusters of global
 //!   step k-1 (drop or annotate), runs the map operators, then either extracts the keys of
 //!   global step k (key file + staged rows) or, for the last segment, writes the output;
+//! - **fit k** (one task, operators with a fit sample only): merges the per-shard samples that
+//!   segment k wrote and fits the operator's model (k-means centroids) on them;
+//! - **route k** (one task per shard, after fit k): re-keys the shard's key file with the model
+//!   (e.g. a record's nearest centroid), so the group phase sees whole model partitions;
 //! - **group k** (one task per partition): reads the partition's section of every shard's key
 //!   file, groups duplicates, writes a cluster file (or, for connected groupings, a groups file);
 //! - **merge k** (one task, connected groupings only): union–find over all groups files, one
@@ -19,11 +23,12 @@
 
 use std::path::PathBuf;
 
-use mdf_core::global::{GlobalOperator, Grouping, Keeper};
+use mdf_core::global::{GlobalOperator, Grouping, Keeper, KeyRecord};
 use mdf_core::{MdfError, Result};
 use mdf_dedup::partition::{
-    clusters_of_groups, decode_groups, encode_clusters, encode_groups, group_partition, DocUnion,
-    Group, PartitionData,
+    clusters_of_groups, decode_groups, encode_clusters, encode_fit_sample, encode_groups,
+    fit_sample_of, group_partition, key_file_records, DocUnion, Group, KeyFileWriter,
+    PartitionData,
 };
 
 use crate::plan::{Plan, PlanStep, PlannedOperator};
@@ -38,6 +43,10 @@ pub enum Phase {
     Group(usize),
     /// One task: joins the groups of global step k into clusters.
     Merge(usize),
+    /// One task: fits the model of global step k on the sample of its records.
+    Fit(usize),
+    /// Per shard: re-keys the shard's records of global step k with the fitted model.
+    Route(usize),
 }
 
 impl Phase {
@@ -46,7 +55,15 @@ impl Phase {
             Phase::Segment(k) => format!("segment {k}"),
             Phase::Group(k) => format!("dedup group {k}"),
             Phase::Merge(k) => format!("dedup merge {k}"),
+            Phase::Fit(k) => format!("dedup fit {k}"),
+            Phase::Route(k) => format!("dedup route {k}"),
         }
+    }
+
+    /// Whether the phase has one task per shard (keyed by shard index) rather than per
+    /// partition or a single task.
+    pub fn per_shard(self) -> bool {
+        matches!(self, Phase::Segment(_) | Phase::Route(_))
     }
 }
 
@@ -77,8 +94,13 @@ pub fn phases(plan: &Plan) -> Result<Vec<Phase>> {
     let mut out = Vec::new();
     for (k, op) in globals.iter().enumerate() {
         out.push(Phase::Segment(k));
+        let global = build_global(op)?;
+        if global.fit_sample().is_some() {
+            out.push(Phase::Fit(k));
+            out.push(Phase::Route(k));
+        }
         out.push(Phase::Group(k));
-        if build_global(op)?.grouping() == Grouping::Connected {
+        if global.grouping() == Grouping::Connected {
             out.push(Phase::Merge(k));
         }
     }
@@ -89,17 +111,14 @@ pub fn phases(plan: &Plan) -> Result<Vec<Phase>> {
 /// Number of tasks of a phase.
 pub fn task_count(plan: &Plan, phase: Phase) -> Result<usize> {
     Ok(match phase {
-        Phase::Segment(_) => plan.shards.len(),
+        Phase::Segment(_) | Phase::Route(_) => plan.shards.len(),
         Phase::Group(k) => partitions(plan, k)?,
-        Phase::Merge(_) => 1,
+        Phase::Merge(_) | Phase::Fit(_) => 1,
     })
 }
 
 fn partitions(plan: &Plan, k: usize) -> Result<usize> {
-    let op = global_operators(plan)
-        .get(k)
-        .copied()
-        .ok_or_else(|| MdfError::internal(format!("no global step {k}")))?;
+    let op = global_step(plan, k)?;
     Ok(build_global(op)?.num_partitions().max(1))
 }
 
@@ -119,7 +138,7 @@ impl GlobalDir {
     /// Removes the bulky state (keys, staged rows) once every shard of the run is committed;
     /// the cluster files stay for inspection.
     pub fn clean_up(&self) -> Result<()> {
-        for sub in ["keys", "staged"] {
+        for sub in ["keys", "staged", "samples", "routed"] {
             let dir = self.root.join(sub);
             match std::fs::remove_dir_all(&dir) {
                 Ok(()) => {}
@@ -132,6 +151,21 @@ impl GlobalDir {
 
     pub fn key_file(&self, shard: usize) -> PathBuf {
         self.root.join("keys").join(format!("{shard:06}.bin"))
+    }
+
+    /// A shard's sample for the fit phase (a key file of one partition).
+    pub fn sample_file(&self, shard: usize) -> PathBuf {
+        self.root.join("samples").join(format!("{shard:06}.bin"))
+    }
+
+    /// A shard's key file re-keyed by the route phase.
+    pub fn routed_key_file(&self, shard: usize) -> PathBuf {
+        self.root.join("routed").join(format!("{shard:06}.bin"))
+    }
+
+    /// The fitted model (fit phase).
+    pub fn model_file(&self) -> PathBuf {
+        self.root.join("model.bin")
     }
 
     pub fn staged_file(&self, shard: usize) -> PathBuf {
@@ -170,18 +204,28 @@ pub fn marker(run_dir: &RunDir, phase: Phase, index: usize) -> PathBuf {
         Phase::Segment(k) => GlobalDir::new(run_dir, k).done_marker("keys", index),
         Phase::Group(k) => GlobalDir::new(run_dir, k).done_marker("group", index),
         Phase::Merge(k) => GlobalDir::new(run_dir, k).done_marker("merge", index),
+        Phase::Fit(k) => GlobalDir::new(run_dir, k).done_marker("fit", index),
+        Phase::Route(k) => GlobalDir::new(run_dir, k).done_marker("route", index),
     }
 }
 
 /// Group task `partition` of global step `k`.
 pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> Result<()> {
-    let op = global_operators(plan)
-        .get(k)
-        .copied()
-        .ok_or_else(|| MdfError::internal(format!("no global step {k}")))?;
+    let op = global_step(plan, k)?;
     let mut global = build_global(op)?;
     let dir = GlobalDir::new(run_dir, k);
-    let key_files: Vec<PathBuf> = plan.shards.iter().map(|s| dir.key_file(s.index)).collect();
+    let routed = global.fit_sample().is_some();
+    let key_files: Vec<PathBuf> = plan
+        .shards
+        .iter()
+        .map(|s| {
+            if routed {
+                dir.routed_key_file(s.index)
+            } else {
+                dir.key_file(s.index)
+            }
+        })
+        .collect();
     let data = PartitionData::read(&key_files, partition)?;
     let keep_keys = global.keeper() == Keeper::UnionBySizeRoot;
     let mut groups: Vec<Group> = Vec::new();
@@ -208,10 +252,7 @@ pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> R
 /// The merge task of global step `k`.
 pub fn run_merge(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
     let dir = GlobalDir::new(run_dir, k);
-    let op = global_operators(plan)
-        .get(k)
-        .copied()
-        .ok_or_else(|| MdfError::internal(format!("no global step {k}")))?;
+    let op = global_step(plan, k)?;
     let keeper = build_global(op)?.keeper();
     let mut union = DocUnion::default();
     let mut keyed: Vec<Group> = Vec::new();
@@ -241,4 +282,73 @@ pub fn run_merge(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
         &encode_clusters(&entries, plan.shards.len()),
     )?;
     write_atomic(&marker(run_dir, Phase::Merge(k), 0), b"")
+}
+
+fn global_step(plan: &Plan, k: usize) -> Result<&PlannedOperator> {
+    global_operators(plan)
+        .get(k)
+        .copied()
+        .ok_or_else(|| MdfError::internal(format!("no global step {k}")))
+}
+
+/// Reads a whole file; `None` when it does not exist (a shard without rows).
+fn read_if_exists(path: &std::path::Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(MdfError::io(path, e)),
+    }
+}
+
+/// The fit task of global step `k`: the sample of the whole step is the sample of the
+/// shards' samples (each the shard's lowest-ranked records), so it is the same whatever the
+/// worker count.
+pub fn run_fit(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
+    let mut global = build_global(global_step(plan, k)?)?;
+    let sample = global
+        .fit_sample()
+        .ok_or_else(|| MdfError::internal(format!("global step {k} fits no model")))?;
+    let dir = GlobalDir::new(run_dir, k);
+    // The running sample, merged with one shard's sample at a time, so memory stays about
+    // twice the sample rather than the sum of the shards' samples.
+    let mut kept = KeyFileWriter::new(1).finish();
+    for shard in &plan.shards {
+        let Some(bytes) = read_if_exists(&dir.sample_file(shard.index))? else {
+            continue;
+        };
+        let mut records = key_file_records(&kept)?;
+        records.extend(key_file_records(&bytes)?);
+        kept = encode_fit_sample(records, sample);
+    }
+    let records: Vec<KeyRecord<'_>> = key_file_records(&kept)?;
+    let model = global.fit(&fit_sample_of(records, sample))?;
+    write_atomic(&dir.model_file(), &model)?;
+    write_atomic(&marker(run_dir, Phase::Fit(k), 0), b"")
+}
+
+/// The route task of global step `k` for the shard with index `shard`: its key file re-keyed
+/// by the fitted model, routed to partitions by the new keys.
+pub fn run_route(plan: &Plan, run_dir: &RunDir, k: usize, shard: usize) -> Result<()> {
+    let mut global = build_global(global_step(plan, k)?)?;
+    let dir = GlobalDir::new(run_dir, k);
+    let model_path = dir.model_file();
+    let model = std::fs::read(&model_path).map_err(|e| MdfError::io(&model_path, e))?;
+    let mut out = KeyFileWriter::new(global.num_partitions());
+    if let Some(bytes) = read_if_exists(&dir.key_file(shard))? {
+        let records = key_file_records(&bytes)?;
+        let mut keys = Vec::with_capacity(records.len());
+        global.route(&model, &records, &mut keys)?;
+        if keys.len() != records.len() {
+            return Err(MdfError::internal(format!(
+                "route gave {} keys for {} records",
+                keys.len(),
+                records.len()
+            )));
+        }
+        for (record, key) in records.iter().zip(keys) {
+            out.push(key, record.doc, record.payload);
+        }
+    }
+    write_atomic(&dir.routed_key_file(shard), &out.finish())?;
+    write_atomic(&marker(run_dir, Phase::Route(k), shard), b"")
 }

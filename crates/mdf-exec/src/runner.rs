@@ -120,11 +120,12 @@ pub fn prepare_run(plan: &Plan, overwrite: bool) -> Result<PreparedRun> {
     })
 }
 
-/// Segment tasks are keyed by shard index, group tasks by partition.
+/// Segment and route tasks are keyed by shard index, group tasks by partition.
 fn task_key(plan: &Plan, phase: Phase, task: usize) -> usize {
-    match phase {
-        Phase::Segment(_) => plan.shards[task].index,
-        Phase::Group(_) | Phase::Merge(_) => task,
+    if phase.per_shard() {
+        plan.shards[task].index
+    } else {
+        task
     }
 }
 

@@ -22,7 +22,9 @@ use mdf_core::global::{ClusterColumns, DocId, GlobalOperator, KeySink};
 use mdf_core::io::{ShardSpec, SourceItem};
 use mdf_core::stats::{Histogram, OperatorStats, Reservoir, ShardStats};
 use mdf_core::{ErrorClass, MdfError, Operator, Result, Verdicts};
-use mdf_dedup::partition::{read_shard_clusters, ClusterEntry, KeyFileWriter};
+use mdf_dedup::partition::{
+    encode_fit_sample, key_file_records, read_shard_clusters, ClusterEntry, KeyFileWriter,
+};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::global::{self, build_global, marker, GlobalDir, Phase};
@@ -296,14 +298,16 @@ impl WorkerSlot {
 /// numbered by position in `plan.shards`, group tasks by partition.
 pub fn task_done(ctx: &TaskContext<'_>, phase: Phase, task: usize, is_last: bool) -> bool {
     match phase {
-        Phase::Segment(_) => ctx.plan.shards.get(task).is_some_and(|shard| {
+        Phase::Segment(_) | Phase::Route(_) => ctx.plan.shards.get(task).is_some_and(|shard| {
             if is_last {
                 ctx.run_dir.is_done(shard.index)
             } else {
                 marker(ctx.run_dir, phase, shard.index).exists()
             }
         }),
-        Phase::Group(_) | Phase::Merge(_) => marker(ctx.run_dir, phase, task).exists(),
+        Phase::Group(_) | Phase::Merge(_) | Phase::Fit(_) => {
+            marker(ctx.run_dir, phase, task).exists()
+        }
     }
 }
 
@@ -327,6 +331,15 @@ pub fn run_phase_task(
         }
         Phase::Group(k) => global::run_group(ctx.plan, ctx.run_dir, k, task).map(|()| None),
         Phase::Merge(k) => global::run_merge(ctx.plan, ctx.run_dir, k).map(|()| None),
+        Phase::Fit(k) => global::run_fit(ctx.plan, ctx.run_dir, k).map(|()| None),
+        Phase::Route(k) => {
+            let shard = ctx
+                .plan
+                .shards
+                .get(task)
+                .ok_or_else(|| MdfError::internal(format!("the run has no shard #{task}")))?;
+            global::run_route(ctx.plan, ctx.run_dir, k, shard.index).map(|()| None)
+        }
     }
 }
 
@@ -579,7 +592,16 @@ pub fn run_segment(
             let dir = GlobalDir::new(ctx.run_dir, g.step);
             let started = Instant::now();
             staged.finish()?;
-            write_atomic(&dir.key_file(shard.index), &keys.finish())?;
+            let keys = keys.finish();
+            if let Some(sample) = g.op.fit_sample() {
+                // The shard's part of the fit sample: its lowest-ranked records.
+                let records = key_file_records(&keys)?;
+                write_atomic(
+                    &dir.sample_file(shard.index),
+                    &encode_fit_sample(records, sample),
+                )?;
+            }
+            write_atomic(&dir.key_file(shard.index), &keys)?;
             stats.write_seconds += started.elapsed().as_secs_f64();
             rejects.commit()?;
             write_json_atomic(&dir.stats_file(shard.index), &stats)?;

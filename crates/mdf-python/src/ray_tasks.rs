@@ -30,7 +30,7 @@ fn to_json(value: &impl serde::Serialize) -> PyResult<String> {
 }
 
 /// Plans a config and prepares its run directory for tasks. Returns JSON: `run_dir`, `pending`
-/// (shard indices still to do), `phases` (in order: `kind` segment/group/merge, `k`, `label`,
+/// (shard indices still to do), `phases` (in order: `kind` segment/fit/route/group/merge, `k`, `label`,
 /// `is_last`, `pending` task numbers), `resumed`, `shards_total`, `fingerprint`, and the
 /// resolved `config`.
 #[pyfunction]
@@ -85,6 +85,8 @@ fn phase_parts(phase: Phase) -> (&'static str, usize) {
         Phase::Segment(k) => ("segment", k),
         Phase::Group(k) => ("group", k),
         Phase::Merge(k) => ("merge", k),
+        Phase::Fit(k) => ("fit", k),
+        Phase::Route(k) => ("route", k),
     }
 }
 
@@ -93,6 +95,8 @@ fn phase_of(kind: &str, k: usize) -> Result<Phase> {
         "segment" => Ok(Phase::Segment(k)),
         "group" => Ok(Phase::Group(k)),
         "merge" => Ok(Phase::Merge(k)),
+        "fit" => Ok(Phase::Fit(k)),
+        "route" => Ok(Phase::Route(k)),
         other => Err(MdfError::internal(format!("unknown phase kind `{other}`"))),
     }
 }
@@ -188,7 +192,7 @@ impl ShardRunner {
         })
     }
 
-    /// Runs task `task` of a phase (`kind` segment/group/merge, global step `k`; a segment
+    /// Runs task `task` of a phase (`kind` segment/fit/route/group/merge, global step `k`; a segment
     /// task's number is the shard's position in the plan, a group task's its partition) and
     /// marks it done. A task whose done marker exists is not run again (a retried or resumed
     /// task is a no-op). Returns JSON: the shard's stats for a task of the last segment, else
