@@ -172,10 +172,7 @@ mod tests {
         // n = 10^6 at 1 %: the optimum is −n·ln p / ln²2 ≈ 9.585 bits per element, k = 7.
         let s = BloomSizing::for_rate(1_000_000, 0.01).expect("sizing");
         let bits_per_element = s.bytes as f64 * 8.0 / 1e6;
-        assert!(
-            (9.5..9.8).contains(&bits_per_element),
-            "{bits_per_element}"
-        );
+        assert!((9.5..9.8).contains(&bits_per_element), "{bits_per_element}");
         assert_eq!(s.hashes, 7);
         assert!(s.fp_rate <= 0.01 && s.fp_rate > 0.0095, "{}", s.fp_rate);
         // The next smaller size misses the target: the search found the minimum.

@@ -1131,9 +1131,8 @@ impl ClusterCursor {
             .map(|(doc, edit)| ((doc.row() - first) as usize, edit.as_slice()))
             .collect();
         verdicts.clear();
-        let out = g
-            .op
-            .apply_edits(batch, &mine, verdicts, &mut op_stats.counters)?;
+        let out =
+            g.op.apply_edits(batch, &mine, verdicts, &mut op_stats.counters)?;
         if out.num_rows() != rows {
             return Err(MdfError::internal(format!(
                 "`{}` returned {} rows for a batch of {rows}",

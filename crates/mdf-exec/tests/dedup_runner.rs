@@ -354,7 +354,9 @@ fn write_bloom_inputs(dir: &Path, files: usize, per_file: usize) -> Vec<(String,
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let pool: Vec<String> = (0..40).map(|_| paragraph(15 + next(30), &mut next)).collect();
+    let pool: Vec<String> = (0..40)
+        .map(|_| paragraph(15 + next(30), &mut next))
+        .collect();
     let mut docs: Vec<(String, String)> = Vec::new();
     for f in 0..files {
         let path = dir.join(format!("in-{f:02}.jsonl"));
@@ -374,7 +376,12 @@ fn write_bloom_inputs(dir: &Path, files: usize, per_file: usize) -> Vec<(String,
                     .collect::<Vec<_>>()
                     .join("\n")
             };
-            writeln!(out, "{}", serde_json::json!({"id": format!("d{n}"), "text": text})).unwrap();
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"id": format!("d{n}"), "text": text})
+            )
+            .unwrap();
             docs.push((format!("d{n}"), text));
         }
     }
@@ -460,7 +467,10 @@ fn bloom_dedup_matches_an_exact_bff_simulation_with_any_worker_count() {
         docs.len(),
         rewritten
     );
-    assert!(differing <= 5, "{differing} documents differ from the exact simulation");
+    assert!(
+        differing <= 5,
+        "{differing} documents differ from the exact simulation"
+    );
     // Every later exact copy of a document with n-grams is removed.
     let copies: Vec<&String> = docs
         .iter()
