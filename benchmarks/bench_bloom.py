@@ -6,10 +6,11 @@ drawn from a pool of 20,000 paragraphs (so they repeat), 8 % of documents are co
 earlier one. mdf runs with 1 worker; the figures are docs/s per CPU-second (end to end and per
 phase, from `phase_seconds`), peak RSS, and the scan's filter report (`scan.json`).
 
-With `--dolma`, also runs `dolma dedupe` (Dolma's Rust Bloom-filter deduper, paragraph mode
-`by_ngram` 13-grams, overlap 0.8, 1 process) on the same documents, if the `dolma` package is
-installed. Dolma only writes duplicate-span attributes; removing them is a separate `dolma mix`
-step not timed here.
+With `--dolma`, also runs `dolma dedupe` (Dolma's Bloom-filter deduper, paragraph mode
+`by_ngram` 13-grams, overlap 0.8, 1 process, filter sized for the same n-gram count and FP rate)
+on the same documents, if the `dolma` package is installed. Dolma only writes duplicate-span
+attributes; removing them is a separate `dolma mix` step not timed here. Dolma's semantics differ
+from BFF's (threshold `>=`, paragraph spans), so only the speed is compared.
 
     python benchmarks/bench_bloom.py --docs 100000 [--dolma]
 """
@@ -69,7 +70,10 @@ def run_mdf(data: Path, work: Path, py: str) -> tuple[dict, dict, dict]:
     cfg.write_text(
         json.dumps(
             {
-                "data_loader": {"type": "JsonlLoader", "params": {"paths": str(data / "*.jsonl.gz")}},
+                "data_loader": {
+                    "type": "JsonlLoader",
+                    "params": {"paths": str(data / "*.jsonl.gz")},
+                },
                 "stages": [{"name": "dedup", "operators": [{"name": "bloom_deduplicator"}]}],
                 "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
                 "executor": {"batch_size": 2048},
@@ -82,7 +86,7 @@ def run_mdf(data: Path, work: Path, py: str) -> tuple[dict, dict, dict]:
     return m, stats, scan
 
 
-def run_dolma(data: Path, work: Path, docs: int) -> dict | None:
+def run_dolma(data: Path, work: Path, ngrams: int) -> dict | None:
     dolma = shutil.which("dolma") or str(Path(sys.executable).parent / "dolma")
     if not Path(dolma).exists():
         print("dolma: not installed (pip install dolma), skipped")
@@ -105,7 +109,8 @@ def run_dolma(data: Path, work: Path, docs: int) -> dict | None:
         "bloom_filter": {
             "file": str(root / "bloom.bin"),
             "read_only": False,
-            "estimated_doc_count": docs,
+            # Dolma sizes its filter by the number of items inserted: here, n-grams.
+            "estimated_doc_count": ngrams,
             "desired_false_positive_rate": 0.01,
         },
         "processes": 1,
@@ -136,7 +141,9 @@ def main() -> None:
     )
     for phase, secs in stats.get("phase_seconds", {}).items():
         print(f"  {phase:<16} {secs:7.2f} s wall  {n / max(secs, 1e-9):>12,.0f} docs/s")
-    print(f"kept {stats['output_records']:,}; dropped {op['dropped']}; counters {op.get('counters')}")
+    print(
+        f"kept {stats['output_records']:,}; dropped {op['dropped']}; counters {op.get('counters')}"
+    )
     print(
         f"filter {scan['filter_bytes'] / 2**20:.1f} MiB, k = {scan['hash_functions']}, "
         f"expected FP {scan['expected_fp_rate']:.4f} for {scan['expected_ngrams']:,} n-grams; "
@@ -144,7 +151,7 @@ def main() -> None:
         f"fill {scan['filter_fill_ratio']:.3f}"
     )
     if args.dolma:
-        d = run_dolma(data, args.work, n)
+        d = run_dolma(data, args.work, scan["expected_ngrams"])
         if d is not None:
             print(
                 f"dolma dedupe (paragraph by_ngram 13, attributes only): {d['wall']:.1f} s wall, "

@@ -295,7 +295,17 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "dedup-plan" and args.method == "bloom":
             from .dedup_plan import bloom_plan
 
-            print("\n".join(bloom_plan(args.docs, args.ngrams_per_doc, args.fp_rate, max(args.shards, 1), args.doc_bytes)))
+            print(
+                "\n".join(
+                    bloom_plan(
+                        args.docs,
+                        args.ngrams_per_doc,
+                        args.fp_rate,
+                        max(args.shards, 1),
+                        args.doc_bytes,
+                    )
+                )
+            )
         elif args.command == "dedup-plan":
             from .dedup_plan import plan
 

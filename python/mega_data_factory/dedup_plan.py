@@ -64,7 +64,9 @@ def bloom_sizing(expected: int, fp_rate: float) -> tuple[int, int, float]:
     return size, k, bloom_false_positive_rate(size, expected, k)
 
 
-def bloom_plan(docs: int, ngrams_per_doc: int, fp_rate: float, shards: int, doc_bytes: int) -> list[str]:
+def bloom_plan(
+    docs: int, ngrams_per_doc: int, fp_rate: float, shards: int, doc_bytes: int
+) -> list[str]:
     """Sizing of `bloom_deduplicator`: the scan task's filter and the key files."""
     ngrams = docs * ngrams_per_doc
     size, k, rate = bloom_sizing(ngrams, fp_rate)
