@@ -113,7 +113,7 @@ def _bff_reference(docs: list[tuple[str, str]], n: int = 13, threshold: float = 
         cuts = [0, *[i for i, c in enumerate(text) if c == "\n"], len(text)]
         contained_all = total_all = 0
         out = []
-        for a, b in zip(cuts, cuts[1:]):
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
             words = text[a:b].split()
             grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
             contained = sum(g in seen for g in grams)

@@ -42,7 +42,8 @@ def bloom_hashes(size_bytes: int, expected: int) -> int:
 
 def bloom_sizing(expected: int, fp_rate: float) -> tuple[int, int, float]:
     """(bytes, hash functions, FP rate) of the smallest filter (in 8-byte words) meeting
-    `fp_rate` after `expected` insertions: the binary search of crates/mdf-dedup/src/bloom_filter.rs."""
+    `fp_rate` after `expected` insertions: the binary search of
+    crates/mdf-dedup/src/bloom_filter.rs."""
     expected = max(expected, 1)
 
     def fits(words: int) -> bool:
@@ -78,7 +79,8 @@ def bloom_plan(
         "",
         "phase            memory                              disk",
         f"keys (per shard) {_size(key_bytes / shards):>12} per worker        "
-        f"{_size(key_bytes):>12} key files (8 B per n-gram) + {_size(docs * doc_bytes)} staged rows",
+        f"{_size(key_bytes):>12} key files (8 B per n-gram) + "
+        f"{_size(docs * doc_bytes)} staged rows",
         f"scan (1 task)    {_size(size + key_bytes / shards):>12} (filter + one shard)  "
         "edits files: a few bytes per edited document",
         "filter           one shard's edits               output",
