@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         "dedup-plan", help="S-curve and memory/disk per phase of a dedup, for a corpus size"
     )
     dp.add_argument("--docs", type=int, required=True, help="documents in the corpus")
-    dp.add_argument("--method", choices=["exact", "url", "minhash"], default="minhash")
+    dp.add_argument("--method", choices=["exact", "url", "minhash", "bloom"], default="minhash")
     dp.add_argument("--bands", type=int, default=14, help="MinHash num_buckets")
     dp.add_argument("--rows", type=int, default=8, help="MinHash hashes_per_bucket")
     dp.add_argument("--partitions", type=int, default=64, help="num_partitions")
@@ -108,6 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     dp.add_argument("--workers", type=int, default=1)
     dp.add_argument("--doc-bytes", type=int, default=5000, help="average document size")
     dp.add_argument("--dup-fraction", type=float, default=0.2, help="share of duplicates")
+    dp.add_argument("--fp-rate", type=float, default=0.01, help="bloom: false-positive rate")
+    dp.add_argument("--ngrams-per-doc", type=int, default=800, help="bloom: n-grams per document")
     ext = sub.add_parser(
         "extract",
         help="print the main text html_extractor gets from one HTML file",
@@ -290,6 +292,20 @@ def main(argv: list[str] | None = None) -> int:
             from .report import build_report
 
             print(build_report(args.run_dir, args.output))
+        elif args.command == "dedup-plan" and args.method == "bloom":
+            from .dedup_plan import bloom_plan
+
+            print(
+                "\n".join(
+                    bloom_plan(
+                        args.docs,
+                        args.ngrams_per_doc,
+                        args.fp_rate,
+                        max(args.shards, 1),
+                        args.doc_bytes,
+                    )
+                )
+            )
         elif args.command == "dedup-plan":
             from .dedup_plan import plan
 

@@ -8,6 +8,8 @@ the merge phase's union-find about 24 bytes per document that has a candidate du
 
 from __future__ import annotations
 
+import math
+
 KEY_RECORD_BYTES = 28
 # A group task holds the partition's raw records plus a sorted (key, doc, payload slice) view.
 GROUP_BYTES_PER_KEY = KEY_RECORD_BYTES + 48
@@ -25,6 +27,67 @@ def _size(n: float) -> str:
             return f"{n:,.1f} {unit}" if unit != "B" else f"{n:,.0f} B"
         n /= 1024
     return f"{n:.1f}"
+
+
+def bloom_false_positive_rate(size_bytes: int, expected: int, hashes: int) -> float:
+    """BFF's (1 - (1 - 1/m)^(k n))^k, m in bits."""
+    bits = size_bytes * 8
+    return (1.0 - math.exp(hashes * expected * math.log1p(-1.0 / bits))) ** hashes
+
+
+def bloom_hashes(size_bytes: int, expected: int) -> int:
+    """BFF's optimal hash count, ceil((m / n) ln 2)."""
+    return min(64, max(1, math.ceil(size_bytes * 8 / max(expected, 1) * math.log(2))))
+
+
+def bloom_sizing(expected: int, fp_rate: float) -> tuple[int, int, float]:
+    """(bytes, hash functions, FP rate) of the smallest filter (in 8-byte words) meeting
+    `fp_rate` after `expected` insertions: the binary search of
+    crates/mdf-dedup/src/bloom_filter.rs."""
+    expected = max(expected, 1)
+
+    def fits(words: int) -> bool:
+        b = words * 8
+        return bloom_false_positive_rate(b, expected, bloom_hashes(b, expected)) <= fp_rate
+
+    hi = max(1, math.ceil(-expected * math.log(fp_rate) / math.log(2) ** 2 / 64 * 2))
+    while not fits(hi):
+        hi *= 2
+    lo = 0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid
+    size = hi * 8
+    k = bloom_hashes(size, expected)
+    return size, k, bloom_false_positive_rate(size, expected, k)
+
+
+def bloom_plan(
+    docs: int, ngrams_per_doc: int, fp_rate: float, shards: int, doc_bytes: int
+) -> list[str]:
+    """Sizing of `bloom_deduplicator`: the scan task's filter and the key files."""
+    ngrams = docs * ngrams_per_doc
+    size, k, rate = bloom_sizing(ngrams, fp_rate)
+    key_bytes = ngrams * 8 + docs * (KEY_RECORD_BYTES + 4 + 4 * 4)
+    return [
+        f"bloom dedup of {docs:,} documents × {ngrams_per_doc:,} n-grams = {ngrams:,} n-grams",
+        f"Bloom filter: {_size(size)} ({size * 8 / max(ngrams, 1):.2f} bits per n-gram), "
+        f"{k} hash functions, expected FP rate {rate:.3g} per n-gram lookup (target {fp_rate:g})",
+        "",
+        "phase            memory                              disk",
+        f"keys (per shard) {_size(key_bytes / shards):>12} per worker        "
+        f"{_size(key_bytes):>12} key files (8 B per n-gram) + "
+        f"{_size(docs * doc_bytes)} staged rows",
+        f"scan (1 task)    {_size(size + key_bytes / shards):>12} (filter + one shard)  "
+        "edits files: a few bytes per edited document",
+        "filter           one shard's edits               output",
+        "",
+        "(the scan is one sequential task: the filter must fit in one machine's memory; "
+        "max_filter_bytes caps it at the cost of a higher FP rate)",
+    ]
 
 
 def plan(

@@ -15,8 +15,15 @@
 //! 5. **filter** (one task per shard): every cluster member but the keeper is removed (or only
 //!    annotated), then the rest of the pipeline runs.
 //!
+//! A [`Grouping::Sequential`] operator (Bloom-filter dedup) replaces 2–3 by one **scan** task
+//! that visits every document in input order with state carried from document to document
+//! ([`GlobalOperator::scan`]) and records an edit per document; its filter phase applies the
+//! edits ([`GlobalOperator::apply_edits`]): removing the row or rewriting it.
+//!
 //! The keeper of a cluster is its member with the lowest [`DocId`]: the first by input order
 //! (shard index, then row). It does not depend on worker count or scheduling.
+
+use std::collections::BTreeMap;
 
 use arrow::record_batch::RecordBatch;
 
@@ -59,6 +66,11 @@ pub enum Grouping {
     /// A document emits several keys (MinHash bands); groups that share a document are one
     /// cluster, found by a merge phase.
     Connected,
+    /// Documents are decided one after another in input order (shard, then row) by one task
+    /// that holds state across documents (a Bloom filter), so "first seen" is defined whatever
+    /// the worker count. The key phase still runs per shard in parallel (it does the costly
+    /// part: tokenising and hashing); its records go to one partition, in document order.
+    Sequential,
 }
 
 /// Which member of a cluster is kept.
@@ -231,6 +243,44 @@ pub trait GlobalOperator: Send {
             }
         }
         Ok(())
+    }
+
+    /// [`Grouping::Sequential`]: called once before the scan with the total size in bytes of
+    /// the key files of all shards (an upper bound on what the scan will see, to size its
+    /// state). Default: nothing to prepare.
+    fn scan_start(&mut self, _key_bytes: u64) -> Result<()> {
+        Ok(())
+    }
+
+    /// [`Grouping::Sequential`]: one document's record payloads, in the order `extract` emitted
+    /// them, called in input order. Returns the document's edit (bytes that
+    /// [`GlobalOperator::apply_edits`] understands) or `None` to keep it unchanged.
+    fn scan(&mut self, _doc: DocId, _payloads: &[&[u8]]) -> Result<Option<Vec<u8>>> {
+        Err(MdfError::internal(
+            "this global operator does not scan documents sequentially",
+        ))
+    }
+
+    /// [`Grouping::Sequential`]: a JSON summary of the scan (e.g. the filter's size and false
+    /// positive rate), kept in the run directory. Default: none.
+    fn scan_report(&self) -> Option<String> {
+        None
+    }
+
+    /// [`Grouping::Sequential`], filter phase: applies `edits` (row of `batch`, edit bytes from
+    /// [`GlobalOperator::scan`], ascending rows) to `batch`: rows to remove go to `verdicts`,
+    /// rewritten rows come back in the returned batch (same rows, same schema). `counters`
+    /// receives what was removed (paragraphs, bytes) for the run's stats.
+    fn apply_edits(
+        &mut self,
+        _batch: RecordBatch,
+        _edits: &[(usize, &[u8])],
+        _verdicts: &mut Verdicts,
+        _counters: &mut BTreeMap<String, u64>,
+    ) -> Result<RecordBatch> {
+        Err(MdfError::internal(
+            "this global operator has no edits to apply",
+        ))
     }
 }
 

@@ -28,6 +28,10 @@ pub struct OperatorStats {
     /// A bounded sample of the rows dropped or rejected, per reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub samples: BTreeMap<String, Reservoir>,
+    /// Other counts an operator reports, by name (e.g. `paragraphs_removed`, `bytes_removed`
+    /// of a dedup that rewrites text).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, u64>,
 }
 
 impl OperatorStats {
@@ -49,6 +53,9 @@ impl OperatorStats {
         self.seconds += other.seconds;
         merge_maps(&mut self.histograms, &other.histograms, Histogram::merge);
         merge_maps(&mut self.samples, &other.samples, Reservoir::merge);
+        for (name, n) in &other.counters {
+            *self.counters.entry(name.clone()).or_default() += n;
+        }
     }
 }
 

@@ -10,6 +10,8 @@
 //! - **Cluster file**: one 20-byte entry per cluster member, sorted by document:
 //!   `doc u64 · keeper u64 · cluster size u32`; then a footer of `shards + 1` offsets (u64), the
 //!   shard count (u32) and the magic `MDFC`, so a filter task reads only its shard's entries.
+//! - **Edits file** (one per shard, [`Grouping::Sequential`] only): per edited document, sorted
+//!   by document: `doc u64 · edit length u32 · edit`.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -144,11 +146,20 @@ impl PartitionData {
 
     /// The records, sorted by (key, doc).
     pub fn records(&self) -> Result<Vec<KeyRecord<'_>>> {
+        let mut out = self.records_in_document_order()?;
+        out.sort_unstable_by_key(|r| (r.key, r.doc));
+        Ok(out)
+    }
+
+    /// The records sorted by document, each document's records in the order they were
+    /// written (the order of the sequential scan).
+    pub fn records_in_document_order(&self) -> Result<Vec<KeyRecord<'_>>> {
         let mut out = Vec::new();
         for section in &self.bytes {
             parse_records(section, &mut out)?;
         }
-        out.sort_unstable_by_key(|r| (r.key, r.doc));
+        // Stable: a document's records keep their written order.
+        out.sort_by_key(|r| r.doc);
         Ok(out)
     }
 }
@@ -228,6 +239,39 @@ pub fn encode_fit_sample(records: Vec<KeyRecord<'_>>, sample: FitSample) -> Vec<
         out.push(r.key, r.doc, r.payload);
     }
     out.finish()
+}
+
+/// One document's edit, decided by a sequential scan.
+pub type Edit = (DocId, Vec<u8>);
+
+/// Encodes one shard's edits (sorted by document).
+pub fn encode_edits(edits: &[Edit]) -> Vec<u8> {
+    let total: usize = edits.iter().map(|(_, e)| 12 + e.len()).sum();
+    let mut out = Vec::with_capacity(total);
+    for (doc, edit) in edits {
+        out.extend_from_slice(&doc.0.to_le_bytes());
+        out.extend_from_slice(&(edit.len() as u32).to_le_bytes());
+        out.extend_from_slice(edit);
+    }
+    out
+}
+
+/// Decodes an edits file.
+pub fn decode_edits(mut bytes: &[u8]) -> Result<Vec<Edit>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.len() < 12 {
+            return Err(MdfError::internal("truncated edits file"));
+        }
+        let doc = u64::from_le_bytes(bytes[..8].try_into().unwrap_or_default());
+        let len = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default()) as usize;
+        if bytes.len() < 12 + len {
+            return Err(MdfError::internal("truncated edit"));
+        }
+        out.push((DocId(doc), bytes[12..12 + len].to_vec()));
+        bytes = &bytes[12 + len..];
+    }
+    Ok(out)
 }
 
 /// One member of a duplicate cluster.

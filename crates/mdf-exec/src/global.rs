@@ -15,6 +15,11 @@
 //! - **merge k** (one task, connected groupings only): union–find over all groups files, one
 //!   cluster file.
 //!
+//! A sequential operator (Bloom-filter dedup) has one group task, the **scan**: it reads the
+//! shards' key files one after another in shard order, hands each document's records to the
+//! operator in input order, and writes one edits file per shard. Memory: the operator's state
+//! (the Bloom filter) plus one shard's key file.
+//!
 //! Every task is a pure function of (plan, phase, task index) that reads and writes files
 //! under `_mdf/global/gKK/` and ends with a done marker, so a task is skipped on resume and any
 //! runner (local threads, Ray tasks) can run it. Memory: a segment task holds one shard's keys
@@ -26,9 +31,9 @@ use std::path::PathBuf;
 use mdf_core::global::{GlobalOperator, Grouping, Keeper, KeyRecord};
 use mdf_core::{MdfError, Result};
 use mdf_dedup::partition::{
-    clusters_of_groups, decode_groups, encode_clusters, encode_fit_sample, encode_groups,
-    fit_sample_of, group_partition, key_file_records, DocUnion, Group, KeyFileWriter,
-    PartitionData,
+    clusters_of_groups, decode_groups, encode_clusters, encode_edits, encode_fit_sample,
+    encode_groups, fit_sample_of, group_partition, key_file_records, DocUnion, Edit, Group,
+    KeyFileWriter, PartitionData,
 };
 
 use crate::plan::{Plan, PlanStep, PlannedOperator};
@@ -112,14 +117,19 @@ pub fn phases(plan: &Plan) -> Result<Vec<Phase>> {
 pub fn task_count(plan: &Plan, phase: Phase) -> Result<usize> {
     Ok(match phase {
         Phase::Segment(_) | Phase::Route(_) => plan.shards.len(),
-        Phase::Group(k) => partitions(plan, k)?,
+        Phase::Group(k) => {
+            let global = build_global(global_step(plan, k)?)?;
+            match global.grouping() {
+                Grouping::Sequential => 1,
+                _ => global.num_partitions().max(1),
+            }
+        }
         Phase::Merge(_) | Phase::Fit(_) => 1,
     })
 }
 
 fn partitions(plan: &Plan, k: usize) -> Result<usize> {
-    let op = global_step(plan, k)?;
-    Ok(build_global(op)?.num_partitions().max(1))
+    Ok(build_global(global_step(plan, k)?)?.num_partitions().max(1))
 }
 
 /// Where global step `k` keeps its files.
@@ -180,6 +190,16 @@ impl GlobalDir {
         self.root.join("groups").join(format!("{partition:04}.bin"))
     }
 
+    /// The edits of one shard ([`Grouping::Sequential`]).
+    pub fn edits_file(&self, shard: usize) -> PathBuf {
+        self.root.join("edits").join(format!("{shard:06}.bin"))
+    }
+
+    /// The summary of the sequential scan ([`GlobalOperator::scan_report`]).
+    pub fn scan_report_file(&self) -> PathBuf {
+        self.root.join("scan.json")
+    }
+
     pub fn cluster_file(&self, index: usize) -> PathBuf {
         self.root.join("clusters").join(format!("{index:04}.bin"))
     }
@@ -189,6 +209,7 @@ impl GlobalDir {
         match grouping {
             Grouping::Disjoint => (0..partitions).map(|p| self.cluster_file(p)).collect(),
             Grouping::Connected => vec![self.cluster_file(0)],
+            Grouping::Sequential => Vec::new(),
         }
     }
 
@@ -226,6 +247,10 @@ pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> R
             }
         })
         .collect();
+    if global.grouping() == Grouping::Sequential {
+        run_scan(plan, &dir, global.as_mut())?;
+        return write_atomic(&marker(run_dir, Phase::Group(k), partition), b"");
+    }
     let data = PartitionData::read(&key_files, partition)?;
     let keep_keys = global.keeper() == Keeper::UnionBySizeRoot;
     let mut groups: Vec<Group> = Vec::new();
@@ -245,8 +270,52 @@ pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> R
         Grouping::Connected => {
             write_atomic(&dir.groups_file(partition), &encode_groups(&groups))?;
         }
+        Grouping::Sequential => {
+            return Err(MdfError::internal("a sequential operator has no groups"));
+        }
     }
     write_atomic(&marker(run_dir, Phase::Group(k), partition), b"")
+}
+
+/// The scan of a sequential global step: every shard's key file in shard order, each
+/// document's records in input order, one edits file per shard.
+fn run_scan(plan: &Plan, dir: &GlobalDir, global: &mut dyn GlobalOperator) -> Result<()> {
+    if global.num_partitions() != 1 {
+        return Err(MdfError::internal(
+            "a sequential global operator must route its keys to one partition",
+        ));
+    }
+    let mut shards: Vec<usize> = plan.shards.iter().map(|s| s.index).collect();
+    shards.sort_unstable();
+    let mut key_bytes = 0u64;
+    for &shard in &shards {
+        let path = dir.key_file(shard);
+        match std::fs::metadata(&path) {
+            Ok(meta) => key_bytes += meta.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(MdfError::io(&path, e)),
+        }
+    }
+    global.scan_start(key_bytes)?;
+    for &shard in &shards {
+        let data = PartitionData::read(&[dir.key_file(shard)], 0)?;
+        let mut payloads: Vec<&[u8]> = Vec::new();
+        let records = data.records_in_document_order()?;
+        let mut edits: Vec<Edit> = Vec::new();
+        for document in records.chunk_by(|a, b| a.doc == b.doc) {
+            payloads.clear();
+            payloads.extend(document.iter().map(|r| r.payload));
+            let doc = document[0].doc;
+            if let Some(edit) = global.scan(doc, &payloads)? {
+                edits.push((doc, edit));
+            }
+        }
+        write_atomic(&dir.edits_file(shard), &encode_edits(&edits))?;
+    }
+    if let Some(report) = global.scan_report() {
+        write_atomic(&dir.scan_report_file(), report.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// The merge task of global step `k`.

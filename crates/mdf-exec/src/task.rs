@@ -18,12 +18,13 @@ use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array, UInt64Ar
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use arrow::record_batch::RecordBatch;
-use mdf_core::global::{ClusterColumns, DocId, GlobalOperator, KeySink};
+use mdf_core::global::{ClusterColumns, DocId, GlobalOperator, Grouping, KeySink};
 use mdf_core::io::{ShardSpec, SourceItem};
 use mdf_core::stats::{Histogram, OperatorStats, Reservoir, ShardStats};
 use mdf_core::{ErrorClass, MdfError, Operator, Result, Verdicts};
 use mdf_dedup::partition::{
-    encode_fit_sample, key_file_records, read_shard_clusters, ClusterEntry, KeyFileWriter,
+    decode_edits, encode_fit_sample, key_file_records, read_shard_clusters, ClusterEntry, Edit,
+    KeyFileWriter,
 };
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -514,8 +515,8 @@ pub fn run_segment(
             Some(SourceItem::Batch(batch)) => batch,
         };
         counts.fill(0);
-        if let (Some(g), Some(cursor)) = (&seg.filter, clusters.as_mut()) {
-            batch = cursor.apply(g, batch, &mut stats, &mut rejects, keep_filtered)?;
+        if let (Some(g), Some(cursor)) = (seg.filter.as_mut(), clusters.as_mut()) {
+            batch = cursor.apply(g, batch, verdicts, &mut stats, &mut rejects, keep_filtered)?;
             counts[g.stat + 1] = batch.num_rows() as u64;
         } else {
             stats.input_records += batch.num_rows() as u64;
@@ -1004,10 +1005,14 @@ fn apply_operators(
     Ok(batch)
 }
 
-/// The cluster entries of one shard for a global step, applied row by row in the filter phase.
+/// The cluster entries (or, for a sequential operator, the edits) of one shard for a global
+/// step, applied row by row in the filter phase.
 struct ClusterCursor {
     entries: Vec<ClusterEntry>,
     next_entry: usize,
+    /// Sequential operators: the shard's edits, sorted by document.
+    edits: Option<Vec<Edit>>,
+    next_edit: usize,
     next_row: u64,
     shard: usize,
     remove: bool,
@@ -1022,9 +1027,19 @@ impl ClusterCursor {
             entries.extend(read_shard_clusters(&path, shard)?);
         }
         entries.sort_unstable();
+        let edits = match g.op.grouping() {
+            Grouping::Sequential => {
+                let path = dir.edits_file(shard);
+                let bytes = std::fs::read(&path).map_err(|e| MdfError::io(&path, e))?;
+                Some(decode_edits(&bytes)?)
+            }
+            Grouping::Disjoint | Grouping::Connected => None,
+        };
         Ok(ClusterCursor {
             entries,
             next_entry: 0,
+            edits,
+            next_edit: 0,
             next_row: 0,
             shard,
             remove: g.op.remove_duplicates(),
@@ -1036,12 +1051,16 @@ impl ClusterCursor {
     /// annotation columns.
     fn apply(
         &mut self,
-        g: &BuiltGlobal,
+        g: &mut BuiltGlobal,
         batch: RecordBatch,
+        verdicts: &mut Verdicts,
         stats: &mut ShardStats,
         rejects: &mut RejectSink,
         keep_filtered: bool,
     ) -> Result<RecordBatch> {
+        if self.edits.is_some() {
+            return self.apply_edits(g, batch, verdicts, stats, rejects, keep_filtered);
+        }
         let rows = batch.num_rows();
         let op_stats = &mut stats.operators[g.stat];
         let mut keep = vec![true; rows];
@@ -1099,6 +1118,66 @@ impl ClusterCursor {
             Ok(batch)
         } else {
             Ok(filter_record_batch(&batch, &BooleanArray::from(keep))?)
+        }
+    }
+}
+
+impl ClusterCursor {
+    /// The sequential operator's edits of `batch`'s rows: removals and rewrites.
+    fn apply_edits(
+        &mut self,
+        g: &mut BuiltGlobal,
+        batch: RecordBatch,
+        verdicts: &mut Verdicts,
+        stats: &mut ShardStats,
+        rejects: &mut RejectSink,
+        keep_filtered: bool,
+    ) -> Result<RecordBatch> {
+        let rows = batch.num_rows();
+        let first = self.next_row;
+        self.next_row += rows as u64;
+        let all = self.edits.as_deref().unwrap_or_default();
+        let start = self.next_edit;
+        let end = start
+            + all[start..]
+                .iter()
+                .take_while(|(doc, _)| doc.row() < first + rows as u64)
+                .count();
+        self.next_edit = end;
+        let op_stats = &mut stats.operators[g.stat];
+        if start == end {
+            op_stats.records_out += rows as u64;
+            return Ok(batch);
+        }
+        let mine: Vec<(usize, &[u8])> = all[start..end]
+            .iter()
+            .map(|(doc, edit)| ((doc.row() - first) as usize, edit.as_slice()))
+            .collect();
+        verdicts.clear();
+        let out =
+            g.op.apply_edits(batch, &mine, verdicts, &mut op_stats.counters)?;
+        if out.num_rows() != rows {
+            return Err(MdfError::internal(format!(
+                "`{}` returned {} rows for a batch of {rows}",
+                g.label,
+                out.num_rows()
+            )));
+        }
+        let keep = apply_verdicts(
+            verdicts,
+            op_stats,
+            rejects,
+            &g.label,
+            &out,
+            keep_filtered,
+            None,
+        )?;
+        let kept = keep.iter().filter(|k| **k).count();
+        op_stats.records_out += kept as u64;
+        if kept == rows {
+            Ok(out)
+        } else {
+            Ok(filter_record_batch(&out, &BooleanArray::from(keep))?)
         }
     }
 }

@@ -66,8 +66,13 @@ fn options(workers: usize) -> RunOptions {
     }
 }
 
-/// Ids of the written rows, in file order, with the named extra column if any.
+/// Ids of the written rows, in file order.
 fn kept(dir: &Path) -> Vec<String> {
+    kept_column(dir, "id")
+}
+
+/// Values of string column `name` of the written rows, in file order.
+fn kept_column(dir: &Path, name: &str) -> Vec<String> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -83,7 +88,7 @@ fn kept(dir: &Path) -> Vec<String> {
             .unwrap();
         for batch in reader {
             let batch = batch.unwrap();
-            let col = batch.column_by_name("id").unwrap();
+            let col = batch.column_by_name(name).unwrap();
             let col = col
                 .as_string_view_opt()
                 .map(|a| {
@@ -326,4 +331,156 @@ fn minhash_dedup_keeps_one_per_cluster_with_any_worker_count() {
     // the first by input order.
     let expected: Vec<String> = (0..40).map(|n| format!("d{n}")).collect();
     assert_eq!(outputs[0], expected);
+}
+
+/// A corpus for `bloom_deduplicator`: documents of 1-5 paragraphs drawn from a pool of 40
+/// paragraphs (so most repeat an earlier one), fresh paragraphs, short lines (< 13 tokens,
+/// never removed) and exact copies of earlier documents. Words are lower-case alphanumerics
+/// separated by single spaces, so BFF's UAX #29 tokens are the space-separated words.
+fn write_bloom_inputs(dir: &Path, files: usize, per_file: usize) -> Vec<(String, String)> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let mut fresh = 0u64;
+    let mut paragraph = |len: u64, next: &mut dyn FnMut(u64) -> u64| {
+        fresh += 1;
+        (0..len)
+            .map(|i| format!("w{}x{}", next(5000), (fresh * 31 + i) % 97))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let pool: Vec<String> = (0..40)
+        .map(|_| paragraph(15 + next(30), &mut next))
+        .collect();
+    let mut docs: Vec<(String, String)> = Vec::new();
+    for f in 0..files {
+        let path = dir.join(format!("in-{f:02}.jsonl"));
+        let mut out = std::fs::File::create(path).unwrap();
+        for i in 0..per_file {
+            let n = f * per_file + i;
+            let text = if n > 10 && next(10) == 0 {
+                docs[next(docs.len() as u64) as usize].1.clone()
+            } else {
+                let parts = 1 + next(5);
+                (0..parts)
+                    .map(|_| match next(4) {
+                        0 | 1 => pool[next(40) as usize].clone(),
+                        2 => paragraph(14 + next(40), &mut next),
+                        _ => format!("short line {}", next(100)),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"id": format!("d{n}"), "text": text})
+            )
+            .unwrap();
+            docs.push((format!("d{n}"), text));
+        }
+    }
+    docs
+}
+
+/// The reference: BFF `old_both` with an exact set of n-grams instead of a Bloom filter.
+fn bff_reference(docs: &[(String, String)], n: usize, threshold: f64) -> Vec<(String, String)> {
+    let mut seen: BTreeSet<Vec<&str>> = BTreeSet::new();
+    let mut out = Vec::new();
+    for (id, text) in docs {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i));
+        starts.push(text.len());
+        let (mut contained_all, mut total_all) = (0usize, 0usize);
+        let mut kept = String::new();
+        for w in starts.windows(2) {
+            let paragraph = &text[w[0]..w[1]];
+            let words: Vec<&str> = paragraph.split_whitespace().collect();
+            let ngrams: Vec<Vec<&str>> = words.windows(n).map(<[&str]>::to_vec).collect();
+            let contained = ngrams.iter().filter(|g| seen.contains(*g)).count();
+            contained_all += contained;
+            total_all += ngrams.len();
+            if !ngrams.is_empty() && contained as f64 / ngrams.len() as f64 > threshold {
+                continue;
+            }
+            seen.extend(ngrams);
+            kept.push_str(paragraph);
+        }
+        let whole = total_all > 0 && contained_all as f64 / total_all as f64 > threshold;
+        if !whole && !kept.trim().is_empty() {
+            out.push((id.clone(), kept));
+        }
+    }
+    out
+}
+
+#[test]
+fn bloom_dedup_matches_an_exact_bff_simulation_with_any_worker_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = write_bloom_inputs(&tmp.path().join("in"), 4, 250);
+    let expected = bff_reference(&docs, 13, 0.8);
+    let rewritten = expected
+        .iter()
+        .filter(|(id, text)| docs.iter().any(|(i, t)| i == id && t != text))
+        .count();
+    assert!(docs.len() - expected.len() > 100, "documents removed whole");
+    assert!(rewritten > 100, "documents with paragraphs cut");
+    let registry = Arc::new(builtin_registry());
+    let ops = "      - name: bloom_deduplicator\n";
+    let mut outputs = Vec::new();
+    for workers in [1, 2] {
+        let out = tmp.path().join(format!("out{workers}"));
+        let p = plan(&registry, config(&tmp.path().join("in"), &out, ops));
+        let summary = run_local(&p, &options(workers)).unwrap();
+        let op = &summary.stats.operators[0];
+        assert_eq!(op.records_in, 1000);
+        assert_eq!(summary.stats.output_records, op.records_out);
+        let removed: u64 = op.dropped.values().sum();
+        assert_eq!(op.counters["documents_removed"], removed);
+        assert!(op.counters["paragraphs_removed"] > 0);
+        let ids = kept(&out);
+        let texts = kept_column(&out, "text");
+        outputs.push(ids.into_iter().zip(texts).collect::<Vec<_>>());
+    }
+    assert_eq!(outputs[0], outputs[1], "same output with 1 and 2 workers");
+    // The filter is sized for a 1 % false-positive rate per n-gram; a paragraph flips only if
+    // more than 80 % of its n-grams are false positives, so the outputs should agree exactly
+    // on this corpus. Allow a handful of documents for unlucky collisions.
+    let got: BTreeMap<_, _> = outputs[0].iter().cloned().collect();
+    let want: BTreeMap<_, _> = expected.iter().cloned().collect();
+    let differing = got
+        .keys()
+        .chain(want.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|id| got.get(*id) != want.get(*id))
+        .count();
+    eprintln!(
+        "bloom: {} of {} documents kept ({} rewritten by the reference), {differing} differ from \
+         the exact simulation",
+        got.len(),
+        docs.len(),
+        rewritten
+    );
+    assert!(
+        differing <= 5,
+        "{differing} documents differ from the exact simulation"
+    );
+    // Every later exact copy of a document with n-grams is removed.
+    let copies: Vec<&String> = docs
+        .iter()
+        .enumerate()
+        .filter(|(j, (_, t))| {
+            t.split('\n').any(|p| p.split_whitespace().count() >= 13)
+                && docs[..*j].iter().any(|(_, u)| u == t)
+        })
+        .map(|(_, (id, _))| id)
+        .collect();
+    assert!(copies.len() > 50);
+    assert!(copies.iter().all(|id| !got.contains_key(*id)));
 }

@@ -16,7 +16,7 @@ pub mod pystr;
 mod refinedweb_line_filter;
 mod text_column;
 mod text_length_filter;
-mod text_rewrite;
+pub mod text_rewrite;
 mod text_rows;
 mod tld_extract;
 mod url_filter;
