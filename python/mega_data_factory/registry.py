@@ -61,8 +61,19 @@ class OperatorRegistry:
         return specs
 
 
+def _register_builtin() -> None:
+    """Built-in Python operators (the model operators; their modules import torch lazily)."""
+    from .models import heads
+
+    for name, op_class in heads.OPERATORS.items():
+        OperatorRegistry.register(name, op_class)
+
+
 def _factory(op_class: type[Operator]):
     def build(params: dict[str, Any]) -> Operator:
         return op_class(**params)
 
     return build
+
+
+_register_builtin()

@@ -1,0 +1,1 @@
+"""PyTorch model operators (imported lazily: importing this package does not import torch)."""
