@@ -6,10 +6,14 @@
 mod common;
 pub mod minhash;
 pub mod partition;
+mod score_percentile_filter;
 mod text_exact_deduplicator;
 mod url_deduplicator;
 
 pub use common::DEFAULT_PARTITIONS;
+pub use score_percentile_filter::{
+    datacomp_threshold, ScorePercentileFilter, ScorePercentileFilterParams,
+};
 pub use text_exact_deduplicator::{
     normalize_into, TextExactDeduplicator, TextExactDeduplicatorParams,
 };
@@ -20,4 +24,5 @@ pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_operator::<TextExactDeduplicator>();
     registry.register_operator::<UrlDeduplicator>();
     registry.register_operator::<minhash::MinhashDeduplicator>();
+    registry.register_operator::<ScorePercentileFilter>();
 }

@@ -1035,7 +1035,16 @@ impl ClusterCursor {
                 _ => None,
             };
             let (keeper, size) = entry.map_or((doc, 1), |e| (e.keeper, e.size));
-            if self.remove && keeper != doc {
+            if keeper == DocId::DROPPED {
+                // Removed by a selecting operator (e.g. below a dataset-wide percentile).
+                let reason = g.op.drops_groups().unwrap_or("filtered");
+                *keep_row = false;
+                *op_stats.dropped.entry(reason.to_owned()).or_default() += 1;
+                if keep_filtered {
+                    let detail = format!("{reason} (one of {size} rows removed by {})", g.label);
+                    rejects.push_row(&batch, row, &g.label, reason, &detail)?;
+                }
+            } else if self.remove && keeper != doc {
                 *keep_row = false;
                 *op_stats.dropped.entry("duplicate".to_owned()).or_default() += 1;
                 if keep_filtered {
