@@ -1,1 +1,2 @@
-"""PyTorch model operators (imported lazily: importing this package does not import torch)."""
+"""Model operators (PyTorch). The base class for new model operators is
+:class:`mega_data_factory.models.base.ModelOperator`; see its module docs."""
