@@ -15,10 +15,11 @@ What it writes under DIR (deterministic; needs torch, transformers, safetensors,
     ``examples/data/images-*.tar`` images;
   - tiny **randomly initialised** CLIP and SigLIP2 models of the real architectures, saved under
     the repo ids the configs name (see ``tests/model_helpers.py``);
-* ``mdf/`` — ``MDF_HOME`` with ``models/sac+logos+ava1-l14-linearMSE.pth`` (**random** weights in
-  the real LAION format: the aesthetic scores mean nothing), ``models/clip_autokeras_binary_nsfw.pth``
-  (random, real format), and heads trained by ``mdf train-head`` on generated labelled images
-  (``heads/image_aigc_detector``, ``heads/image_watermark``).
+* ``mdf/`` — ``MDF_HOME`` with ``models/sac+logos+ava1-l14-linearMSE.pth`` (**random** weights
+  in the real LAION format: the aesthetic scores mean nothing),
+  ``models/clip_autokeras_binary_nsfw.pth`` (random, real format), and heads trained by
+  ``mdf train-head`` on generated labelled images (``heads/image_aigc_detector``,
+  ``heads/image_watermark``).
 
 Nothing here is a real model: the point is that the configs, operators and weight formats run
 end to end offline. For real runs, put the real weights at the same places (docs/models.md).
@@ -149,6 +150,38 @@ def labelled_images(root: Path, n: int = 48, seed: int = 0) -> dict[str, Path]:
     return dirs
 
 
+def cache_model(hf_home: Path, repo: str, make) -> Path:
+    """Saves the model ``make(directory)`` builds as ``repo`` in the Hugging Face cache layout
+    (``hub/models--org--name/snapshots/<commit>/`` + ``refs/main``)."""
+    repo_dir = hf_home / "hub" / f"models--{repo.replace('/', '--')}"
+    commit = hashlib.sha1(repo.encode()).hexdigest()
+    snapshot = repo_dir / "snapshots" / commit
+    make(snapshot)
+    for scratch in snapshot.glob("_*"):  # the tokenizer's build files
+        if scratch.is_dir():
+            for f in scratch.iterdir():
+                f.unlink()
+            scratch.rmdir()
+    (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
+    (repo_dir / "refs" / "main").write_text(commit)
+    return snapshot
+
+
+def tiny_clip_l14(directory: Path) -> Path:
+    """The tiny CLIP of tests/model_helpers.py with ViT-L/14's 768-d projection (the LAION
+    heads take 768-d vectors)."""
+    import model_helpers
+    import torch
+    import transformers
+
+    model_helpers.make_tiny_clip(directory)
+    config = transformers.CLIPConfig.from_pretrained(str(directory))
+    config.projection_dim = 768
+    torch.manual_seed(0)
+    transformers.CLIPModel(config).eval().save_pretrained(str(directory))
+    return directory
+
+
 def write_random_laion_weights(mdf_home: Path, seed: int = 0) -> None:
     """Random weights in the two LAION formats, at the operators' default paths."""
     import torch
@@ -185,7 +218,10 @@ def build(out: Path, workers: int | None = None) -> dict[str, str]:
     sys.path.insert(0, str(REPO / "tests"))
     import model_helpers  # the tiny random CLIP/SigLIP models, saved in the real formats
 
-    model_helpers.populate_hf_cache(out / "hf")
+    hf = out / "hf"
+    cache_model(hf, "openai/clip-vit-large-patch14", tiny_clip_l14)  # ViT-L-14 / openai
+    cache_model(hf, "openai/clip-vit-base-patch32", model_helpers.make_tiny_clip)  # ViT-B-32
+    cache_model(hf, "google/siglip2-so400m-patch14-384", model_helpers.make_tiny_siglip)
     write_random_laion_weights(out / "mdf")
     from mega_data_factory.models.train_head import train_head
 

@@ -9,7 +9,10 @@ import pytest
 import mega_data_factory as mdf
 from conftest import REPO
 
-CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+# The model recipes need weights: tests/test_seed_configs.py runs them in an offline sandbox of
+# tiny models (scripts/make_model_sample.py).
+MODEL_CONFIGS = {"z_image", "laion", "datacomp"}
+CONFIGS = sorted(c for c in (REPO / "configs").glob("*.yaml") if c.stem not in MODEL_CONFIGS)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])

@@ -149,18 +149,20 @@ def test_aesthetic_scores_equal_the_predictor_run_directly(tmp_path, aesthetic_w
     table, stats, rejects = run(
         tmp_path, [{"name": "image_aesthetic_quality_refiner", "params": {"model_path": str(path)}}]
     )
-    assert not rejects and table.num_rows == 150
+    # Rows without an embedding are rejected with a reason, never scored 0.
+    assert table.num_rows == 148
+    assert sorted(r["id"] for r in rejects) == ["r0007", "r0099"]
+    assert all(r["reason"] == "missing_field" for r in rejects), rejects
     with torch.no_grad():
         expected = model(torch.from_numpy(normalized(x))).numpy()[:, 0]
     got = table.column("image_aesthetic_score").to_numpy(zero_copy_only=False)
     valid = np.ones(150, dtype=bool)
     valid[[7, 99]] = False
-    assert np.isnan(got[~valid]).all(), "a row without an embedding gets a null score"
-    np.testing.assert_allclose(got[valid], expected[valid], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, expected[valid], rtol=1e-5, atol=1e-5)
     # Un-normalised input would give other scores: the operator really normalises.
     with torch.no_grad():
         raw = model(torch.from_numpy(x)).numpy()[:, 0]
-    assert np.abs(raw[valid] - got[valid]).max() > 1e-2
+    assert np.abs(raw[valid] - got).max() > 1e-2
     # The column carries its scale, model and weights checksum (spec §0.1).
     meta = table.schema.field("image_aesthetic_score").metadata or {}
     assert meta.get(b"mdf.scale") == b"aesthetic@laion-v2:1-10"
@@ -254,20 +256,18 @@ def test_missing_corrupt_and_foreign_weights_are_config_errors(tmp_path, monkeyp
         mdf.validate(config_for(tmp_path, [{"name": "image_aigc_detector_refiner"}]))
 
 
-def test_wrong_embedding_dimension_is_a_clear_error(tmp_path, aesthetic_weights):
+def test_wrong_or_missing_embedding_stops_the_run_with_a_clear_error(tmp_path, aesthetic_weights):
     path, _ = aesthetic_weights
     write_embeddings(
         tmp_path / "in" / "e.parquet",
         {"id": ["a", "b"], CLIP_L14: embeddings(2, 512)},  # a ViT-B/32 vector
     )
-    table, stats, rejects = run(
-        tmp_path, [{"name": "image_aesthetic_quality_refiner", "params": {"model_path": str(path)}}]
-    )
-    assert table.num_rows == 0 and len(rejects) == 2
-    detail = json.dumps(rejects[0])
-    assert "512-d vectors but this head takes 768-d" in detail
-    assert "ViT-L-14" in detail
-    assert op_stats(stats, "image_aesthetic_quality_refiner")["errors"] == 2
+    op = {"name": "image_aesthetic_quality_refiner", "params": {"model_path": str(path)}}
+    with pytest.raises(mdf.ConfigError, match="512-d vectors but this head takes 768-d.*ViT-L-14"):
+        run(tmp_path, [op])
+    missing = {"name": op["name"], "params": {**op["params"], "embedding_field": "nope"}}
+    with pytest.raises(mdf.ConfigError, match="no `nope` column.*image_clip_embedding_refiner"):
+        run(tmp_path, [missing], name="missing")
 
 
 def test_laion_nsfw_port_equals_the_module_run_directly(tmp_path):
@@ -379,8 +379,6 @@ def test_a_head_refuses_another_models_embedding(tmp_path):
     head = tmp_path / "wm"
     train_head(head, task="watermark", embeddings=src, embedding_field="emb", max_iter=50, l2=0.1)
     write_embeddings(tmp_path / "in" / "e.parquet", {"id": ["a", "b"], "emb": embeddings(2, 48)})
-    table, _, rejects = run(
-        tmp_path, [{"name": "image_watermark_refiner", "params": {"model_path": str(head)}}]
-    )
-    assert table.num_rows == 0
-    assert "48-d vectors but this head takes 32-d" in json.dumps(rejects[0])
+    op = {"name": "image_watermark_refiner", "params": {"model_path": str(head)}}
+    with pytest.raises(mdf.ConfigError, match="48-d vectors but this head takes 32-d"):
+        run(tmp_path, [op])

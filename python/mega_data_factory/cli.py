@@ -207,7 +207,7 @@ def _train_head(args: argparse.Namespace) -> None:
             seed=args.seed,
             workers=args.workers,
         )
-    except (th.TrainHeadError, ValueError) as e:
+    except th.TrainHeadError as e:
         raise _native.ConfigError(str(e)) from None
     print(th.summary(result), file=sys.stderr)
     if args.json:

@@ -16,9 +16,9 @@ weight formats are read:
   (an MLP ``layers.*``) and ``head.json`` (architecture, labels, the embedding it was trained
   on, held-out metrics). See docs/models.md.
 
-Every loader checks what it reads (keys, shapes, finite values) and raises
-:class:`HeadWeightsError` naming the file and what to download or train; nothing falls back to
-default weights or zero scores.
+Every loader checks what it reads (keys, shapes, finite values) and raises a
+:class:`~mega_data_factory.ConfigError` naming the file and what to download or train; nothing
+falls back to default weights or zero scores.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._native import ConfigError
+from .base import read_embeddings, require_torch
+
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
@@ -42,12 +45,9 @@ HEAD_CONFIG = "head.json"
 HEAD_WEIGHTS = "model.safetensors"
 
 
-class HeadWeightsError(ValueError):
-    """Weights that are missing, unreadable or of the wrong shape."""
-
-
-class EmbeddingColumnError(ValueError):
-    """An embedding column that is missing or has the wrong dimension."""
+def weights_error(message: str) -> ConfigError:
+    """Weights that are missing, unreadable or of the wrong shape: the operator cannot run."""
+    return ConfigError(message)
 
 
 def mdf_home() -> Path:
@@ -79,13 +79,7 @@ def sha256_of(path: Path) -> str:
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError as e:
-        raise ImportError(
-            "the model operators need PyTorch: pip install 'mega-data-factory[models]'"
-        ) from e
-    return torch
+    return require_torch()
 
 
 def laion_aesthetic_mlp(input_dim: int = 768) -> torch.nn.Module:
@@ -190,7 +184,7 @@ def _read_state_dict(path: Path, what: str, get: str) -> dict[str, torch.Tensor]
     ``.safetensors`` file."""
     torch = _torch()
     if not path.is_file():
-        raise HeadWeightsError(f"{what}: weights file {path} not found. {get}")
+        raise weights_error(f"{what}: weights file {path} not found. {get}")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -199,14 +193,14 @@ def _read_state_dict(path: Path, what: str, get: str) -> dict[str, torch.Tensor]
         else:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for a damaged file
-        raise HeadWeightsError(
+        raise weights_error(
             f"{what}: cannot read {path} as a PyTorch state dict ({type(e).__name__}: {e}); "
             f"the file is damaged or of another format. {get}"
         ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # a Lightning checkpoint
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise HeadWeightsError(f"{what}: {path} does not hold a state dict of tensors. {get}")
+        raise weights_error(f"{what}: {path} does not hold a state dict of tensors. {get}")
     return state
 
 
@@ -219,19 +213,19 @@ def load_state_into(
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise HeadWeightsError(
+        raise weights_error(
             f"{what}: {path} is not this model's state dict "
             f"(missing keys: {missing[:6] or 'none'}; "
             f"unexpected keys: {unexpected[:6] or 'none'}). {get}"
         )
     for key, tensor in expected.items():
         if tuple(state[key].shape) != tuple(tensor.shape):
-            raise HeadWeightsError(
+            raise weights_error(
                 f"{what}: {path}: `{key}` has shape {tuple(state[key].shape)}, "
                 f"expected {tuple(tensor.shape)}. {get}"
             )
         if not torch.isfinite(state[key]).all():
-            raise HeadWeightsError(f"{what}: {path}: `{key}` holds NaN or infinite values")
+            raise weights_error(f"{what}: {path}: `{key}` holds NaN or infinite values")
     module.load_state_dict({k: v.float() for k, v in state.items()})
     return module.eval()
 
@@ -304,7 +298,7 @@ def load_mdf_head(path: Path, what: str, get: str) -> LoadedHead:
     ``model.safetensors``)."""
     config_path, weights_path = _head_files(path)
     if not config_path.is_file():
-        raise HeadWeightsError(f"{what}: no head at {path} ({config_path} not found). {get}")
+        raise weights_error(f"{what}: no head at {path} ({config_path} not found). {get}")
     try:
         raw = json.loads(config_path.read_text(encoding="utf-8"))
         if raw.get("format") != HEAD_FORMAT:
@@ -329,7 +323,9 @@ def load_mdf_head(path: Path, what: str, get: str) -> LoadedHead:
         if int(arch["num_outputs"]) != len(spec.labels):
             raise ValueError("`architecture.num_outputs` differs from the number of labels")
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise HeadWeightsError(f"{what}: {config_path} is not a valid mdf head: {e}") from None
+        raise weights_error(
+            f"{what}: {config_path} is not a valid mdf head ({type(e).__name__}: {e}). {get}"
+        ) from None
     module = mlp_head(spec.input_dim, spec.hidden_dims, len(spec.labels), spec.dropout)
     load_torch_weights(module, weights_path, what, get)
     return LoadedHead(spec, module, config_path, weights_path, sha256_of(weights_path))
@@ -354,65 +350,49 @@ def save_mdf_head(directory: Path, spec: HeadSpec, module: torch.nn.Module) -> P
 # --- the embedding column --------------------------------------------------------------------
 
 
-def embedding_matrix(
+def head_inputs(
     batch: pa.RecordBatch, name: str, dim: int, operator: str, hint: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``name`` column as a float32 ``(rows, dim)`` matrix and a mask of the rows that have
-    a usable embedding (null rows and rows with NaN/inf values are zeros in the matrix). The
-    column may be a fixed-size list (what the embedding operators write) or a variable list of
-    floats.
+) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
+    """The vectors of embedding column ``name`` as a float32 ``(k, dim)`` matrix, the rows they
+    come from, and rejects for the other rows (null: ``missing_field``; NaN or infinite values:
+    ``not_finite``).
 
-    Raises :class:`EmbeddingColumnError` when the column is missing, not a list of floats, or
-    its vectors are not ``dim`` long: a head fed another model's embedding gives meaningless
-    scores, so this is an error, never a silent truncation."""
+    A missing column, or vectors that are not ``dim`` long, raise a
+    :class:`~mega_data_factory.ConfigError` (the run stops at the first batch): a head fed
+    another model's embedding gives meaningless scores, and every row would fail the same way.
+    ``hint`` says which embedding operator to run."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    index = batch.schema.get_field_index(name)
-    if index < 0:
-        raise EmbeddingColumnError(
+    if batch.schema.get_field_index(name) < 0:
+        raise ConfigError(
             f"{operator}: the batch has no `{name}` column; {hint} "
             f"(columns: {', '.join(batch.schema.names)})"
         )
-    col = batch.column(index)
-    kind = col.type
-    if not (
-        pa.types.is_fixed_size_list(kind) or pa.types.is_list(kind) or pa.types.is_large_list(kind)
-    ) or not pa.types.is_floating(kind.value_type):
-        raise EmbeddingColumnError(
-            f"{operator}: `{name}` is {kind}, not a list of floats (an embedding column)"
+    try:
+        matrix, rows, rejects = read_embeddings(batch, name)
+    except ValueError:  # variable-length lists of different lengths
+        raise ConfigError(
+            f"{operator}: `{name}` holds vectors of several lengths; this head takes {dim}-d "
+            f"ones; {hint}"
+        ) from None
+    if rejects and rejects[0][1].startswith("wrong_type"):
+        raise ConfigError(f"{operator}: {rejects[0][1].split(': ', 1)[1]}; {hint}")
+    if rows and matrix.shape[1] != dim:
+        raise ConfigError(
+            f"{operator}: `{name}` holds {matrix.shape[1]}-d vectors but this head takes "
+            f"{dim}-d ones; {hint}"
         )
-    n = len(col)
-    valid = np.ones(n, dtype=bool) if col.null_count == 0 else col.is_valid().to_numpy(False)
-    if pa.types.is_fixed_size_list(kind):
-        width = kind.list_size
-        if width != dim:
-            raise _dim_error(operator, name, width, dim, hint)
-        # `.values` ignores the array's offset; null slots still have `width` child values.
-        flat = col.values.slice(col.offset * width, n * width).to_numpy(zero_copy_only=False)
-        matrix = flat.reshape(n, width)
-    else:
-        lengths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
-        present = lengths[valid]
-        if len(present) and (present.min() != dim or present.max() != dim):
-            bad = int(present[present != dim][0])
-            raise _dim_error(operator, name, bad, dim, hint)
-        matrix = np.zeros((n, dim), dtype=np.float32)
-        if valid.any():
-            matrix[valid] = col.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
-    matrix = np.asarray(matrix, dtype=np.float32)
-    valid &= np.isfinite(matrix).all(axis=1)
-    if not valid.all():
-        matrix = matrix.copy()
-        matrix[~valid] = 0.0
-    return matrix, valid
-
-
-def _dim_error(operator: str, name: str, got: int, dim: int, hint: str) -> EmbeddingColumnError:
-    return EmbeddingColumnError(
-        f"{operator}: `{name}` holds {got}-d vectors but this head takes {dim}-d ones; {hint}"
-    )
+    matrix = np.asarray(matrix, dtype=np.float32).reshape(len(rows), dim)
+    finite = np.isfinite(matrix).all(axis=1)
+    if not finite.all():
+        rejects = rejects + [
+            (row, f"not_finite: `{name}` has NaN or infinite values")
+            for row, ok in zip(rows, finite, strict=True)
+            if not ok
+        ]
+        rows = [row for row, ok in zip(rows, finite, strict=True) if ok]
+        matrix = matrix[finite]
+    return matrix, rows, sorted(rejects)
 
 
 def l2_normalize(matrix: np.ndarray) -> np.ndarray:
@@ -452,48 +432,4 @@ def check_threshold(value: float | None, low: float, high: float, param: str, sc
     if value is None:
         return
     if not (math.isfinite(value) and low <= value <= high):
-        raise ValueError(f"`{param}` = {value} is outside the {scale} scale [{low}, {high}]")
-
-
-def pick_device(name: str) -> Any:
-    """``auto`` → cuda, else mps, else cpu; an explicit device that is not available is an
-    error (never a silent fallback to the CPU)."""
-    torch = _torch()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} was asked for but CUDA is not available")
-    return device
-
-
-def set_column(batch: pa.RecordBatch, field: pa.Field, column: pa.Array) -> pa.RecordBatch:
-    """``batch`` with ``field`` replaced or appended."""
-    index = batch.schema.get_field_index(field.name)
-    if index >= 0:
-        return batch.set_column(index, field, column)
-    return batch.append_column(field, column)
-
-
-def hf_file(repo: str, filename: str, operator: str) -> Path:
-    """A file of a Hugging Face model repo, from the local cache (``HF_HOME``/``HF_HUB_CACHE``)
-    or, when online, the hub."""
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError as e:
-        raise HeadWeightsError(
-            f"{operator}: `model_repo` needs huggingface_hub (pip install huggingface_hub)"
-        ) from e
-    try:
-        return Path(hf_hub_download(repo, filename))
-    except Exception as e:  # offline, missing repo or file: one message
-        raise HeadWeightsError(
-            f"{operator}: cannot get {filename} of the Hugging Face repo {repo} "
-            f"({type(e).__name__}: {e}); download it into the Hugging Face cache "
-            f"(huggingface-cli download {repo} {filename}) or set `model_path`"
-        ) from None
+        raise ConfigError(f"`{param}` = {value} is outside the {scale} scale [{low}, {high}]")

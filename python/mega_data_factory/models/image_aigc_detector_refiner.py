@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .._native import ConfigError
 from .head_operator import HeadRuntime, ProbabilityHeadRefiner
 
 
@@ -46,6 +47,12 @@ class ImageAigcDetectorRefiner(ProbabilityHeadRefiner):
     default_threshold = 0.5
     drop_reason = "aigc"
 
+    params_doc = {
+        **ProbabilityHeadRefiner.params_doc,
+        "embedding_dim": ("integer", "The seed's param: when given, must match the head."),
+        "hidden_dims": ("array", "The seed's param: when given, must match the head."),
+    }
+
     def __init__(
         self,
         embedding_dim: int | None = None,
@@ -62,19 +69,15 @@ class ImageAigcDetectorRefiner(ProbabilityHeadRefiner):
             "GENERATED_DIR --negative REAL_DIR (see docs/models.md), or set `model_path`.",
         )
         dim, hidden = self._expect
-        actual_hidden = self._hidden_of(head)
+        actual_hidden = [m.out_features for m in head.build().layers if hasattr(m, "out_features")]
+        actual_hidden = actual_hidden[:-1]
         if dim is not None and int(dim) != head.input_dim:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name}: `embedding_dim` is {dim} but the head at {path} takes "
                 f"{head.input_dim}-d embeddings"
             )
         if hidden is not None and [int(h) for h in hidden] != actual_hidden:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name}: `hidden_dims` is {hidden} but the head at {path} has {actual_hidden}"
             )
         return head
-
-    @staticmethod
-    def _hidden_of(head: HeadRuntime) -> list[int]:
-        linears = [m for m in head.module.layers if hasattr(m, "out_features")]
-        return [m.out_features for m in linears[:-1]]

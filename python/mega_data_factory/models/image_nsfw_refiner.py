@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import embedding_heads as eh
 from .head_operator import HeadRuntime, ProbabilityHeadRefiner
+from .image_aesthetic_quality_refiner import CLIP_L14_FIELD, CLIP_L14_HINT
 
 WEIGHTS_FILE = "clip_autokeras_binary_nsfw.pth"
 WEIGHTS_URL = (
@@ -31,18 +32,7 @@ EMBEDDING_DIM = 768
 
 
 class ImageNsfwRefiner(ProbabilityHeadRefiner):
-    """P(NSFW): LAION's CLIP ViT-L/14 NSFW detector (PyTorch port) or an mdf head.
-
-    Params:
-        model_path: ``clip_autokeras_binary_nsfw.pth`` or an mdf head directory. Default:
-            ``$MDF_HOME/models/clip_autokeras_binary_nsfw.pth``.
-        embedding_field: the embedding column. Default: ``image_clip_emb_vit_l_14`` for the
-            LAION model (an mdf head: the column it was trained on).
-        threshold: ``image_is_nsfw`` = score ≥ threshold. Default: 0.5.
-        output_field, flag_field: Default: ``image_nsfw_score``, ``image_is_nsfw``.
-        remove_flagged: drop the flagged rows (and rows without an embedding). Default: false.
-        inference_batch_size: Default: 1024. device: Default: ``auto``.
-    """
+    """P(NSFW): LAION's CLIP ViT-L/14 NSFW detector (PyTorch port) or an mdf head."""
 
     name = "image_nsfw_refiner"
     default_head = "image_nsfw"
@@ -57,29 +47,27 @@ class ImageNsfwRefiner(ProbabilityHeadRefiner):
 
     def load_head(self, path: Path) -> HeadRuntime:
         get = (
-            f"Download {WEIGHTS_URL}, unzip {WEIGHTS_FILE} to {eh.default_model_path(WEIGHTS_FILE)}"
-            " or set `model_path` (see docs/models.md)."
+            f"Download {WEIGHTS_URL}, unzip {WEIGHTS_FILE} to "
+            f"{eh.default_model_path(WEIGHTS_FILE)} or set `model_path` (see docs/model_heads.md)."
         )
         if path.is_dir() or path.suffix == ".json":
             return self.load_mdf_head(path, get)
-        module = eh.load_torch_weights(eh.laion_nsfw_mlp(EMBEDDING_DIM), path, self.name, get)
+        eh.load_torch_weights(eh.laion_nsfw_mlp(EMBEDDING_DIM), path, self.name, get)
+        sha = eh.sha256_of(path)
         return HeadRuntime(
-            module=module,
+            build=lambda: eh.laion_nsfw_mlp(EMBEDDING_DIM),
+            weights_path=path,
+            weights_sha256=sha,
             input_dim=EMBEDDING_DIM,
             normalize_input=True,
             probability_output=0,
             positive_index=0,
-            trained_on_field=DEFAULT_CLIP_L14_FIELD,
+            default_field=CLIP_L14_FIELD,
             metadata={
                 "scale": "punsafe@laion-clip-nsfw:0-1",
                 "model": WEIGHTS_FILE.removesuffix(".pth"),
-                "weights_sha256": eh.sha256_of(path),
+                "weights_sha256": sha,
                 "input": "L2-normalised CLIP ViT-L/14 image embedding (768-d)",
             },
-            hint="LAION's NSFW detector takes OpenAI CLIP ViT-L/14 image embeddings: run "
-            "image_clip_embedding_refiner with model_name: ViT-L-14, pretrained: openai first, "
-            "or set `embedding_field`",
+            hint=f"LAION's NSFW detector {CLIP_L14_HINT}",
         )
-
-
-DEFAULT_CLIP_L14_FIELD = "image_clip_emb_vit_l_14"

@@ -114,14 +114,13 @@ def embed_folders(
             field = candidates[0]
         table = table.sort_by("id")
         dim = _dim_of(table, field)
-        matrix, valid = eh.embedding_matrix(
-            table.combine_chunks().to_batches()[0], field, dim, "train-head", ""
-        )
+        batch = table.combine_chunks().to_batches()[0]
+        matrix, rows, bad = eh.head_inputs(batch, field, dim, "train-head", "")
         row_ids = table.column("id").to_pylist()
-        ids += [row_ids[i] for i in np.flatnonzero(valid)]
-        labels += [label] * int(valid.sum())
-        rejected[label] += int((~valid).sum())
-        chunks.append(matrix[valid])
+        ids += [str(row_ids[i]) for i in rows]
+        labels += [label] * len(rows)
+        rejected[label] += len(bad)
+        chunks.append(matrix)
     assert field is not None
     return ids, labels, np.concatenate(chunks, axis=0), field, rejected
 
@@ -143,7 +142,6 @@ def _dim_of(table, field: str) -> int:
 
 def read_embeddings(path: Path, embedding_field: str, label_column: str):
     """ids, labels and the matrix from a Parquet file with an embedding and a label column."""
-    import numpy as np
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
@@ -156,11 +154,10 @@ def read_embeddings(path: Path, embedding_field: str, label_column: str):
         table = table.append_column("id", pa.array([f"{i:012d}" for i in range(len(table))]))
     dim = _dim_of(table, embedding_field)
     batch = table.combine_chunks().to_batches()[0]
-    matrix, valid = eh.embedding_matrix(batch, embedding_field, dim, "train-head", "")
+    matrix, rows, _ = eh.head_inputs(batch, embedding_field, dim, "train-head", "")
     labels = [str(v) for v in table.column(label_column).to_pylist()]
-    keep = np.flatnonzero(valid)
     ids = table.column("id").to_pylist()
-    return [str(ids[i]) for i in keep], [labels[i] for i in keep], matrix[keep]
+    return [str(ids[i]) for i in rows], [labels[i] for i in rows], matrix
 
 
 def stratified_split(labels: list[str], holdout: float, seed: int):
