@@ -151,7 +151,7 @@ def test_aesthetic_scores_equal_the_predictor_run_directly(tmp_path, aesthetic_w
     )
     # Rows without an embedding are rejected with a reason, never scored 0.
     assert table.num_rows == 148
-    assert sorted(r["id"] for r in rejects) == ["r0007", "r0099"]
+    assert sorted(r["record"]["id"] for r in rejects) == ["r0007", "r0099"]
     assert all(r["reason"] == "missing_field" for r in rejects), rejects
     with torch.no_grad():
         expected = model(torch.from_numpy(normalized(x))).numpy()[:, 0]
