@@ -111,7 +111,8 @@ def write_hf_dataset(hf_home: Path, name: str = DATASET) -> Path:
 def labelled_images(root: Path, n: int = 48, seed: int = 0) -> dict[str, Path]:
     """Two folders of generated images for the heads' demo training: ``clean`` photo-like
     images (smooth colour fields, shapes, sensor noise, JPEG) and ``marked`` copies of other such
-    images with a large semi-transparent text watermark and no noise (PNG). A stand-in for real
+    images with a large translucent panel and repeated text (a stock-photo mark) and no noise
+    (PNG). A stand-in for real
     labelled data (generated vs real, watermarked vs clean), not a benchmark."""
     import numpy as np
     from PIL import Image, ImageDraw, ImageFilter
@@ -140,8 +141,10 @@ def labelled_images(root: Path, n: int = 48, seed: int = 0) -> dict[str, Path]:
             Image.fromarray(arr, "RGB").save(buf, "JPEG", quality=rng.randint(60, 90))
             (dirs["clean"] / f"{i:04d}.jpg").write_bytes(buf.getvalue())
         else:
+            # A stock-photo mark: a large translucent panel with the agency's name repeated.
             overlay = Image.new("RGBA", img.size, (0, 0, 0, 0))
             od = ImageDraw.Draw(overlay)
+            od.rectangle([w // 6, h // 4, w - w // 6, h - h // 4], fill=(255, 255, 255, 150))
             for y in range(0, h, 24):
                 od.text((rng.randrange(8), y), "(c) STOCK PHOTO " * 4, fill=(255, 255, 255, 170))
             img = Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")

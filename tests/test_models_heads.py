@@ -323,6 +323,8 @@ def test_train_head_on_embeddings_then_score_through_yaml(tmp_path):
         str(src),
         "--embedding-field",
         "emb",
+        "--max-iter",
+        "100",
         "-o",
         str(head),
         "--json",
