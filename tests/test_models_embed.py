@@ -239,6 +239,25 @@ def test_clip_score_is_the_cosine_and_min_score_filters(tmp_path, models):
     assert stats["output_records"] == len(kept)
 
 
+def test_clip_score_can_reuse_the_embedding_column(tmp_path, models):
+    images = sample_images(6)
+    texts = captions(6)
+    clip = {"model_name": str(models["clip"])}
+    direct, *_ = run_yaml(
+        tmp_path, "direct", [{"name": "image_text_clip_score", "params": clip}], images, text=texts
+    )
+    ops = [
+        {"name": "image_clip_embedding_refiner", "params": clip},
+        {
+            "name": "image_text_clip_score",
+            "params": {**clip, "image_embedding_field": "image_clip_emb_tiny_clip"},
+        },
+    ]
+    reused, *_ = run_yaml(tmp_path, "reused", ops, images, text=texts)
+    for i, _ in images:
+        assert reused[i]["clip_score"] == pytest.approx(direct[i]["clip_score"], abs=1e-6)
+
+
 def test_long_captions_are_truncated_to_the_context(tmp_path, models):
     images = sample_images(2)
     long = " ".join(["word"] * 500)
@@ -366,3 +385,28 @@ except mdf.ConfigError as e:
     )
     assert out.returncode == 0, out.stderr
     assert "pip install 'mega-data-factory[models]'" in out.stdout
+
+
+def test_embedding_column_helpers_round_trip_with_nulls_and_bad_rows():
+    from mega_data_factory.models import embedding_column, read_embeddings, scores_column
+
+    vectors = np.arange(6, dtype=np.float32).reshape(3, 2)
+    column = embedding_column(vectors, [0, 2, 3], 4)
+    assert column.type == pa.list_(pa.float32(), 2)
+    assert column.to_pylist() == [[0.0, 1.0], None, [2.0, 3.0], [4.0, 5.0]]
+    batch = pa.record_batch({"e": column})
+    matrix, rows, rejects = read_embeddings(batch, "e", 2)
+    assert rows == [0, 2, 3] and matrix.flags.writeable
+    np.testing.assert_array_equal(matrix, vectors)
+    assert [(r, m.split(":")[0]) for r, m in rejects] == [(1, "missing_field")]
+    _, rows, rejects = read_embeddings(batch, "e", 3)
+    assert rows == [] and {m.split(":")[0] for _, m in rejects} == {
+        "missing_field",
+        "wrong_dimension",
+    }
+    full = pa.record_batch({"e": embedding_column(vectors, [0, 1, 2], 3)})
+    matrix, rows, rejects = read_embeddings(full, "e")
+    assert rows == [0, 1, 2] and not rejects and matrix.flags.writeable
+    _, rows, rejects = read_embeddings(full, "absent")
+    assert rows == [] and len(rejects) == 3
+    assert scores_column(np.array([0.5]), [1], 2).to_pylist() == [None, 0.5]

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._native import ConfigError
-from .base import ModelOutput, require_transformers, scores_column, shared_model
+from .base import (
+    ModelOutput,
+    read_embeddings,
+    require_torch,
+    require_transformers,
+    scores_column,
+    shared_model,
+)
 from .images import ImageInput
 from .vision import ImageEmbeddingOperator, l2_normalize, pooled
 from .weights import load_failed, resolve_model_dir
@@ -144,6 +151,11 @@ class ImageTextClipScore(ClipModelMixin, ImageEmbeddingOperator):
         **ImageClipEmbeddingRefiner.params_doc,
         "text_field": ("string", "Column with the caption (alt text)."),
         "output_field": ("string", "Output column: the cosine, in [-1, 1]."),
+        "image_embedding_field": (
+            "string",
+            "Read the image embeddings from this column (written by image_clip_embedding_refiner "
+            "with the same model and normalize: true) instead of computing them again.",
+        ),
         "min_score": (
             "number",
             "Drop rows whose score is below this (null = keep all). LAION-5B: 0.28 with "
@@ -158,6 +170,7 @@ class ImageTextClipScore(ClipModelMixin, ImageEmbeddingOperator):
         image_field: str = "image",
         text_field: str = "text",
         output_field: str = "clip_score",
+        image_embedding_field: str | None = None,
         min_score: float | None = None,
         preprocess_workers: int = 4,
         **common: Any,
@@ -167,6 +180,7 @@ class ImageTextClipScore(ClipModelMixin, ImageEmbeddingOperator):
             raise ConfigError(f"min_score must be a number, got {min_score!r}")
         self.pretrained = pretrained
         self.text_field = text_field
+        self.image_embedding_field = image_embedding_field
         self.min_score = None if min_score is None else float(min_score)
         self._init_embedding(model_name, image_field, True, output_field, preprocess_workers)
 
@@ -225,7 +239,11 @@ class ImageTextClipScore(ClipModelMixin, ImageEmbeddingOperator):
                 rejects=[(r, reason) for r in range(n)],
             )
         texts = batch.column(index).to_pylist()
-        images, rows, rejects = self.embed_images(model, batch)
+        if self.image_embedding_field:
+            vectors, rows, rejects = read_embeddings(batch, self.image_embedding_field, self.dim)
+            images = require_torch().from_numpy(vectors).to(self.device)
+        else:
+            images, rows, rejects = self.embed_images(model, batch)
         keep_rows, keep_texts, keep_images = [], [], []
         for i, row in enumerate(rows):
             text = texts[row]

@@ -41,9 +41,9 @@ def pooled(output: Any) -> torch.Tensor:
 
 
 class ImageEmbeddingOperator(ModelOperator):
-    """Base of the image-embedding refiners (CLIP, SigLIP). A subclass sets, in its
-    constructor before calling :meth:`_init_embedding`, nothing else; it implements
-    :meth:`resolve` (weights → directory, dimension, :class:`ImageInput`), :meth:`load_model` and
+    """Base of the image-embedding refiners (CLIP, SigLIP). A subclass's constructor calls
+    ``super().__init__(**common)`` then :meth:`_init_embedding`; it implements :meth:`resolve`
+    (weights → directory, dimension, :class:`ImageInput`), :meth:`load_model` and
     :meth:`encode_images`."""
 
     column_prefix = "image_emb"
