@@ -944,6 +944,9 @@ fn apply_operators(
         let out = match result.and_then(|out| check_output(built, rows, out)) {
             Ok(out) => out,
             Err(MdfError::Interrupted) => return Err(MdfError::Interrupted),
+            // The operator cannot run here at all (model weights missing, no CUDA): stop the run
+            // rather than reject every batch.
+            Err(err @ MdfError::Config(_)) => return Err(err),
             Err(err) => {
                 // The whole batch failed: every row is rejected with the error; the run goes on.
                 let detail = err.to_string();

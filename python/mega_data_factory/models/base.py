@@ -376,8 +376,8 @@ def scores_column(values: np.ndarray, rows: list[int], num_rows: int) -> pa.Arra
 def read_embeddings(
     batch: pa.RecordBatch, field_name: str, dim: int | None = None
 ) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
-    """The vectors of an embedding column (fixed-size or variable lists of floats) as a float32
-    ``(k, d)`` matrix, the rows they come from, and rejects for rows that are null or of another
+    """The vectors of an embedding column (fixed-size or variable lists of floats) as a writable
+    float32 ``(k, d)`` matrix, the rows they come from, and rejects for rows that are null or of another
     length (``missing_field`` / ``wrong_dimension``). A missing column rejects every row."""
     import numpy as np
     import pyarrow as pa
@@ -396,7 +396,8 @@ def read_embeddings(
     if pa.types.is_fixed_size_list(column.type) and column.null_count == 0:
         width = column.type.list_size
         if dim is None or width == dim:
-            flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+            # A copy: Arrow memory is read-only, and torch.from_numpy wants a writable array.
+            flat = np.array(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
             return flat.reshape(n, width), list(range(n)), []
     rows, vectors, rejects = [], [], []
     values = column.to_numpy(zero_copy_only=False)
