@@ -57,6 +57,9 @@ HEAD_PARAMS_DOC: dict[str, tuple[str, str]] = {
         "The embedding column to score. Default: the column the head expects.",
     ),
     "output_field": ("string", "The score column."),
+    "use_fp16": ("boolean", "Accepted for the seed's configs: a head always computes in float32."),
+    "half_precision": ("string", "Unused by heads (float32 always)."),
+    "inference_batch_size": ("integer", "Embeddings per forward pass."),
 }
 
 

@@ -26,7 +26,7 @@ from .head_operator import HeadRuntime, ProbabilityHeadRefiner
 
 
 class ImageAigcDetectorRefiner(ProbabilityHeadRefiner):
-    """P(AI-generated) from a head trained with ``mdf train-head --task aigc``.
+    """P(AI-generated) from a head trained with `mdf train-head --task aigc`.
 
     Params:
         model_path: the head directory (or its ``head.json``). Default:

@@ -17,7 +17,7 @@ from .head_operator import HeadRuntime, ProbabilityHeadRefiner
 
 
 class ImageWatermarkRefiner(ProbabilityHeadRefiner):
-    """P(watermark) from a head trained with ``mdf train-head --task watermark``.
+    """P(watermark) from a head trained with `mdf train-head --task watermark`.
 
     Params:
         model_path: the head directory (or its ``head.json``). Default:
