@@ -20,7 +20,7 @@ use crate::errors;
 /// `undecodable: …`, `too_many_pixels: …`).
 #[pyfunction]
 #[pyo3(signature = (batch, field, size, fit, resample="bicubic", max_pixels=None, threads=0))]
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub fn preprocess_images<'py>(
     py: Python<'py>,
     batch: &Bound<'py, PyAny>,
