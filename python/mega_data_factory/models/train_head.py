@@ -144,6 +144,8 @@ def read_embeddings(path: Path, embedding_field: str, label_column: str):
     """ids, labels and the matrix from a Parquet file with an embedding and a label column."""
     import pyarrow.parquet as pq
 
+    if not path.is_file():
+        raise TrainHeadError(f"--embeddings {path}: no such file")
     table = pq.read_table(path)
     for col in (embedding_field, label_column):
         if col not in table.column_names:
