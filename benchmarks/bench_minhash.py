@@ -9,6 +9,7 @@ file), each stage in its own process; mdf runs one pipeline whose phases are tim
 
     pip install '.[bench]' xxhash<4
     python benchmarks/bench_minhash.py --docs 1000000
+    python benchmarks/bench_minhash.py --docs 10000000 --words 30 80 --mdf-only   # scale run
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ mdf.run(sys.argv[1], workers=1, progress="off")
 """
 
 
-def generate(path: Path, docs: int, files: int, seed: int = 5) -> None:
+def generate(
+    path: Path, docs: int, files: int, words: tuple[int, int] = (50, 400), seed: int = 5
+) -> None:
     rng = random.Random(seed)
     vocab = [
         "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9)))
@@ -67,14 +70,14 @@ def generate(path: Path, docs: int, files: int, seed: int = 5) -> None:
     base = None
     for n in range(docs):
         if base is not None and rng.random() < 0.3:
-            words = [
+            text = [
                 rng.choice(vocab) if rng.random() < rng.choice([0.0, 0.05, 0.2]) else w
                 for w in base
             ]
         else:
-            words = [rng.choice(vocab) for _ in range(rng.randint(50, 400))]
-            base = words
-        rec = {"id": f"d{n}", "text": " ".join(words)}
+            text = [rng.choice(vocab) for _ in range(rng.randint(*words))]
+            base = text
+        rec = {"id": f"d{n}", "text": " ".join(text)}
         outs[n * files // docs].write(json.dumps(rec) + "\n")
     for f in outs:
         f.close()
@@ -91,15 +94,24 @@ def main() -> None:
         help="reuse datatrove's figures from an earlier run on the same documents",
     )
     ap.add_argument("--datatrove-only", action="store_true", help="measure datatrove only")
+    ap.add_argument("--mdf-only", action="store_true", help="measure mdf only (scale runs)")
+    ap.add_argument(
+        "--words", type=int, nargs=2, default=(50, 400), help="words per unique document"
+    )
+    ap.add_argument("--partitions", type=int, default=64, help="mdf's num_partitions")
     args = ap.parse_args()
-    data = args.work / f"data-{args.docs}"
+    lo, hi = args.words
+    suffix = "" if (lo, hi) == (50, 400) else f"-{lo}-{hi}"
+    data = args.work / f"data-{args.docs}{suffix}"
     if not data.exists():
-        generate(data, args.docs, args.files)
+        generate(data, args.docs, args.files, (lo, hi))
     py = sys.executable
 
     dt_work = args.work / "datatrove"
     dt_saved = args.work / f"datatrove-{args.docs}.json"
-    if args.reuse_datatrove and dt_saved.exists():
+    if args.mdf_only:
+        dt = None
+    elif args.reuse_datatrove and dt_saved.exists():
         dt = json.loads(dt_saved.read_text())
     else:
         shutil.rmtree(dt_work, ignore_errors=True)
@@ -112,16 +124,16 @@ def main() -> None:
     if args.datatrove_only:
         print(json.dumps(dt, indent=1))
         return
-    kept_dt = dt.pop("kept")
 
     out = args.work / "mdf"
     shutil.rmtree(out, ignore_errors=True)
     cfg = args.work / "mdf.json"
+    minhash = {"name": "minhash_deduplicator", "params": {"num_partitions": args.partitions}}
     cfg.write_text(
         json.dumps(
             {
                 "data_loader": {"type": "JsonlLoader", "params": {"paths": str(data)}},
-                "stages": [{"name": "dedup", "operators": [{"name": "minhash_deduplicator"}]}],
+                "stages": [{"name": "dedup", "operators": [minhash]}],
                 "data_writer": {"type": "JsonlDataWriter", "params": {"output_path": str(out)}},
                 "executor": {"batch_size": 2048},
             }
@@ -132,6 +144,17 @@ def main() -> None:
     phases = stats.get("phase_seconds", {})
 
     n = args.docs
+    if dt is None:
+        print(f"{n:,} documents ({lo}-{hi} words when unique), mdf 1 worker")
+        for phase, secs in phases.items():
+            print(f"  {phase:<16} {secs:8.1f} s  ({n / secs:,.0f} docs/s)")
+        print(
+            f"end to end: {ours['wall']:.1f} s wall, {ours['cpu']:.1f} s CPU "
+            f"({n / ours['cpu']:,.0f} docs/s per core), peak RSS {ours['rss_mib']:.0f} MiB"
+        )
+        print(f"kept {stats['output_records']:,}, removed {n - stats['output_records']:,}")
+        return
+    kept_dt = dt.pop("kept")
     print(f"{n:,} documents, 1 worker each")
     print(f"{'stage':<28}{'datatrove docs/s':>18}{'mdf docs/s':>14}")
     pairs = [

@@ -87,3 +87,18 @@ def pytest_runtest_makereport(item, call):
         if "MDF_SLOW_" not in reason and not hasattr(report, "wasxfail"):
             report.outcome = "failed"
             report.longrepr = f"skipped under MDF_NO_SKIP=1: {reason}"
+
+
+def local_crawl_tree(root: Path, crawl_id: str, warcs: list[Path]) -> Path:
+    """A CommonCrawl `crawl-data/` tree under root (a `warc.paths.gz` listing and the files in
+    segment folders), as `CommonCrawlLoader`'s `base_url` expects it."""
+    listing = []
+    for i, src in enumerate(warcs):
+        rel = f"crawl-data/{crawl_id}/segments/1733066035856.{i}/warc/{src.name}"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(src.read_bytes())
+        listing.append(rel)
+    paths = root / "crawl-data" / crawl_id / "warc.paths.gz"
+    with open(paths, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        gz.write(("\n".join(listing) + "\n").encode())
+    return root

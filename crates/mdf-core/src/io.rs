@@ -77,6 +77,17 @@ pub trait RecordSource: Send {
     fn next_item(&mut self) -> Result<Option<SourceItem>>;
 }
 
+/// An operator a loader asks the planner to run first; see [`Loader::leading_operators`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadingOperator {
+    /// Registry name, e.g. `html_extractor`.
+    pub name: String,
+    pub params: serde_json::Value,
+}
+
+/// The stage name under which the planner runs a loader's [`LeadingOperator`]s.
+pub const LOADER_STAGE: &str = "data_loader";
+
 pub trait Loader: Send + Sync {
     /// Lists the shards in a deterministic order (indices are assigned by the planner).
     fn list_shards(&self) -> Result<Vec<ShardSpec>>;
@@ -96,6 +107,14 @@ pub trait Loader: Send + Sync {
             }
         }
         Ok(n.min(up_to))
+    }
+
+    /// Operators the loader's records go through before the config's first stage, as
+    /// (registry name, params). They are planned like configured operators (validated before
+    /// work, counted in the stats under the stage `data_loader`): e.g. `CommonCrawlLoader`
+    /// extracts the text of HTML pages, as the seed's loader did inside itself.
+    fn leading_operators(&self) -> Vec<LeadingOperator> {
+        Vec::new()
     }
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use mdf_core::config::{parse_config, ConfigSource, PipelineConfig};
-use mdf_core::io::{DataWriter, Loader, ShardSpec};
+use mdf_core::io::{DataWriter, Loader, ShardSpec, LOADER_STAGE};
 use mdf_core::registry::Entry;
 use mdf_core::{MdfError, Operator, OperatorKind, Registry, Result};
 use serde::Serialize;
@@ -55,7 +55,7 @@ impl Plan {
             .build(&config.data_loader.params)?;
         let writer = lookup(&registry.writers, "writer", &config.data_writer.name)?
             .build(&config.data_writer.params)?;
-        let steps = plan_steps(&config, registry, true)?;
+        let steps = plan_steps(&config, loader.as_ref(), registry, true)?;
         let mut shards = loader.list_shards()?;
         for (i, shard) in shards.iter_mut().enumerate() {
             shard.index = i;
@@ -88,7 +88,7 @@ impl Plan {
             .build(&config.data_loader.params)?;
         let writer = lookup(&registry.writers, "writer", &config.data_writer.name)?
             .build(&config.data_writer.params)?;
-        let steps = plan_steps(&config, registry, false)?;
+        let steps = plan_steps(&config, loader.as_ref(), registry, false)?;
         let shards = manifest.shards.clone();
         let fingerprint = fingerprint(&config, &shards)?;
         if fingerprint != manifest.fingerprint {
@@ -126,39 +126,50 @@ fn lookup<'a, T: ?Sized>(
 }
 
 /// `validate` builds each operator once, so that a bad param or a missing model fails before any
-/// work (the driver does it; workers rebuilding a plan from the manifest do not).
+/// work (the driver does it; workers rebuilding a plan from the manifest do not). The loader's
+/// leading operators come first, in the stage [`LOADER_STAGE`].
 fn plan_steps(
     config: &PipelineConfig,
+    loader: &dyn Loader,
     registry: &Registry,
     validate: bool,
 ) -> Result<Vec<PlanStep>> {
+    let leading = loader.leading_operators();
+    let configured = config.stages.iter().flat_map(|stage| {
+        stage
+            .operators
+            .iter()
+            .filter(|o| o.enabled)
+            .map(|op| (stage.name.as_str(), op.name.as_str(), &op.params))
+    });
+    let operators = leading
+        .iter()
+        .map(|op| (LOADER_STAGE, op.name.as_str(), &op.params))
+        .chain(configured);
     let mut steps = Vec::new();
     let mut current = Vec::new();
-    for stage in &config.stages {
-        for op in stage.operators.iter().filter(|o| o.enabled) {
-            let entry = lookup(&registry.operators, "operator", &op.name)?.clone();
-            if validate {
-                entry.build(&op.params).map_err(|e| match e {
-                    MdfError::Config(msg) => MdfError::config(format!(
-                        "stage `{}`, operator `{}`: {msg}",
-                        stage.name, op.name
-                    )),
-                    other => other,
-                })?;
-            }
-            let planned = PlannedOperator {
-                stage: stage.name.clone(),
-                name: op.name.clone(),
-                kind: entry.kind(),
-                params: op.params.clone(),
-                entry,
-            };
-            if planned.kind == OperatorKind::Global {
-                steps.push(PlanStep::Map(std::mem::take(&mut current)));
-                steps.push(PlanStep::Global(planned));
-            } else {
-                current.push(planned);
-            }
+    for (stage, name, params) in operators {
+        let entry = lookup(&registry.operators, "operator", name)?.clone();
+        if validate {
+            entry.build(params).map_err(|e| match e {
+                MdfError::Config(msg) => {
+                    MdfError::config(format!("stage `{stage}`, operator `{name}`: {msg}"))
+                }
+                other => other,
+            })?;
+        }
+        let planned = PlannedOperator {
+            stage: stage.to_owned(),
+            name: name.to_owned(),
+            kind: entry.kind(),
+            params: params.clone(),
+            entry,
+        };
+        if planned.kind == OperatorKind::Global {
+            steps.push(PlanStep::Map(std::mem::take(&mut current)));
+            steps.push(PlanStep::Global(planned));
+        } else {
+            current.push(planned);
         }
     }
     steps.push(PlanStep::Map(current));

@@ -5,7 +5,10 @@
 //! differs from the seed: files are streamed record by record instead of downloaded whole
 //! (no `cache_dir`), with retries and resumption (see `http_source`); `max_files` (alias
 //! `num_files`) without a value means every listed file, not a number derived from the worker
-//! count; records are rows with the `WarcLoader` columns (extraction is a separate operator).
+//! count. Like the seed, WARC pages have their main text extracted by default (`extract_text`):
+//! the planner runs `html_extractor` in the loader's stage (`data_loader`), so extraction
+//! rejects are counted and reported like any operator's; `extract_text: false` gives the raw
+//! `WarcLoader` columns (`html` bytes) for a pipeline with its own extraction stage.
 //!
 //! `base_url` may be `https://…`/`http://…` (a mirror), `s3://commoncrawl/` (mapped to the
 //! public HTTPS endpoint `https://data.commoncrawl.org/`: no S3 credentials are used), a local
@@ -17,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use mdf_core::io::{Loader, RecordSource, ShardSpec};
+use mdf_core::io::{LeadingOperator, Loader, RecordSource, ShardSpec};
 use mdf_core::{Component, MdfError, OperatorKind, Params, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -80,6 +83,19 @@ pub struct CommonCrawlLoaderParams {
     /// Connect and per-read timeout in seconds. Default: 60.
     #[serde(default = "default_timeout_s")]
     pub timeout_s: f64,
+    /// Extract each page's main text before the first stage, as the seed's loader did: rows
+    /// carry `text` and `title` instead of `html`. Only for `file_type: warc` (WET files hold
+    /// text already). Default: true.
+    #[serde(default = "default_extract_text")]
+    pub extract_text: bool,
+    /// Params of that extraction: `html_extractor`'s params (e.g. `favor_precision: true`).
+    /// Default: {} (its defaults).
+    #[serde(default)]
+    pub extraction: serde_json::Map<String, serde_json::Value>,
+}
+
+fn default_extract_text() -> bool {
+    true
 }
 
 fn default_file_type() -> CrawlFileType {
@@ -294,6 +310,17 @@ impl CommonCrawlLoader {
 }
 
 impl Loader for CommonCrawlLoader {
+    fn leading_operators(&self) -> Vec<LeadingOperator> {
+        if self.params.extract_text && self.params.file_type == CrawlFileType::Warc {
+            vec![LeadingOperator {
+                name: "html_extractor".to_owned(),
+                params: serde_json::Value::Object(self.params.extraction.clone()),
+            }]
+        } else {
+            Vec::new()
+        }
+    }
+
     fn list_shards(&self) -> Result<Vec<ShardSpec>> {
         if let Some(shards) = self.shards.get() {
             return Ok(shards.clone());

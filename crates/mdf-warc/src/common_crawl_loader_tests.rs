@@ -154,7 +154,35 @@ fn params(base_url: &str) -> CommonCrawlLoaderParams {
         max_retries: 4,
         retry_delay_s: 0.01,
         timeout_s: 10.0,
+        extract_text: true,
+        extraction: serde_json::Map::new(),
     }
+}
+
+#[test]
+fn warc_pages_are_extracted_first_unless_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = params(dir.path().to_str().unwrap());
+    p.extraction
+        .insert("favor_precision".into(), serde_json::Value::Bool(true));
+    let leading = CommonCrawlLoader::new(p.clone())
+        .unwrap()
+        .leading_operators();
+    assert_eq!(leading.len(), 1);
+    assert_eq!(leading[0].name, "html_extractor");
+    assert_eq!(leading[0].params["favor_precision"], true);
+
+    p.file_type = CrawlFileType::Wet;
+    assert!(CommonCrawlLoader::new(p.clone())
+        .unwrap()
+        .leading_operators()
+        .is_empty());
+    p.file_type = CrawlFileType::Warc;
+    p.extract_text = false;
+    assert!(CommonCrawlLoader::new(p)
+        .unwrap()
+        .leading_operators()
+        .is_empty());
 }
 
 fn read_every_shard(loader: &CommonCrawlLoader) -> Vec<Vec<String>> {

@@ -33,9 +33,14 @@ pub struct MinhashDeduplicatorParams {
     /// Column holding the text. Default: `text`.
     #[serde(default = "default_text_field")]
     pub text_field: String,
-    /// Words per shingle. Default: 5.
+    /// Words (or characters, see `shingle_unit`) per shingle. Default: 5.
     #[serde(default = "default_n_grams")]
     pub n_grams: usize,
+    /// `word` (datatrove, FineWeb: word n-grams of the simplified text) or `char` (n-grams of
+    /// characters of the simplified text, spaces included: for languages written without
+    /// spaces, or to catch edits inside words; use a larger `n_grams`, e.g. 20). Default: `word`.
+    #[serde(default = "default_shingle_unit")]
+    pub shingle_unit: String,
     /// Bands (b). Default: 14.
     #[serde(default = "default_buckets")]
     pub num_buckets: usize,
@@ -77,6 +82,9 @@ fn default_text_field() -> String {
 fn default_n_grams() -> usize {
     5
 }
+fn default_shingle_unit() -> String {
+    "word".to_owned()
+}
 fn default_buckets() -> usize {
     14
 }
@@ -108,6 +116,12 @@ impl Params for MinhashDeduplicatorParams {
             return Err(format!(
                 "precision must be 32 or 64, got {}",
                 self.precision
+            ));
+        }
+        if !matches!(self.shingle_unit.as_str(), "word" | "char") {
+            return Err(format!(
+                "shingle_unit must be `word` or `char`, got `{}`",
+                self.shingle_unit
             ));
         }
         if !matches!(self.keeper.as_str(), "first" | "datatrove") {
@@ -143,23 +157,32 @@ impl Component for MinhashDeduplicator {
         "Remove near-duplicates by MinHash-LSH (datatrove-compatible signatures), keeping the first";
 
     fn build(params: MinhashDeduplicatorParams) -> Result<Box<dyn Operator>> {
+        Ok(as_operator(MinhashDeduplicator::new(params)))
+    }
+}
+
+impl MinhashDeduplicator {
+    fn new(params: MinhashDeduplicatorParams) -> Self {
         let signer = Signer::new(
             params.n_grams,
             params.num_buckets * params.hashes_per_bucket,
             params.seed,
             params.precision == 32,
         );
-        Ok(as_operator(MinhashDeduplicator {
+        let signer = if params.shingle_unit == "char" {
+            signer.with_char_shingles()
+        } else {
+            signer
+        };
+        MinhashDeduplicator {
             params,
             signer,
             shingles: Vec::new(),
             sig: Vec::new(),
             band: Vec::new(),
-        }))
+        }
     }
-}
 
-impl MinhashDeduplicator {
     /// The signature of `text` (empty when it has too few words), as datatrove computes it.
     pub fn signature_of(&mut self, text: &str) -> Vec<u64> {
         self.signer.shingles(text, &mut self.shingles);
@@ -263,13 +286,7 @@ mod tests {
         let params: MinhashDeduplicatorParams =
             serde_json::from_value(serde_json::json!({})).unwrap();
         params.check().unwrap();
-        let mut op = MinhashDeduplicator {
-            signer: Signer::new(5, 112, 1, false),
-            params,
-            shingles: Vec::new(),
-            sig: Vec::new(),
-            band: Vec::new(),
-        };
+        let mut op = MinhashDeduplicator::new(params);
         let base: String = (0..400u32)
             .map(|i| {
                 let c = |k: u32| char::from(b'a' + ((i * 7 + k * 3) % 26) as u8);
@@ -282,5 +299,31 @@ mod tests {
         let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
         assert!(same > 100, "{same}");
         assert!(op.signature_of("too few words here").is_empty());
+    }
+
+    #[test]
+    fn char_shingles_match_near_duplicates_written_without_spaces() {
+        let params: MinhashDeduplicatorParams =
+            serde_json::from_value(serde_json::json!({"shingle_unit": "char", "n_grams": 5}))
+                .unwrap();
+        params.check().unwrap();
+        let mut op = MinhashDeduplicator::new(params);
+        let base: String = (0..300u32)
+            .map(|i| char::from_u32(0x4e00 + (i * 37 + i / 7) % 500).unwrap())
+            .collect();
+        let edited = base.replacen(&base[..3], "\u{4e01}", 1);
+        let (a, b) = (op.signature_of(&base), op.signature_of(&edited));
+        assert_eq!(a.len(), 112);
+        let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+        assert!(same > 100, "{same} of 112 hashes agree");
+        // As words, the whole text is one token: no 5-word shingle, so no signature at all.
+        let word_params: MinhashDeduplicatorParams =
+            serde_json::from_value(serde_json::json!({})).unwrap();
+        assert!(MinhashDeduplicator::new(word_params)
+            .signature_of(&base)
+            .is_empty());
+        let bad: MinhashDeduplicatorParams =
+            serde_json::from_value(serde_json::json!({"shingle_unit": "byte"})).unwrap();
+        assert!(bad.check().is_err());
     }
 }

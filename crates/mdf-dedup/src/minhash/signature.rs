@@ -169,6 +169,9 @@ pub fn simplify_text(text: &str, scratch: &mut String, out: &mut String) {
 /// Computes signatures; one per worker (it keeps its buffers).
 pub struct Signer {
     n_grams: usize,
+    /// Shingles are windows of `n_grams` characters instead of words.
+    char_shingles: bool,
+    char_starts: Vec<usize>,
     a: Vec<u64>,
     b: Vec<u64>,
     mask: u64,
@@ -183,6 +186,8 @@ impl Signer {
         let (a, b) = permutations(seed, num_hashes);
         Signer {
             n_grams,
+            char_shingles: false,
+            char_starts: Vec::new(),
             a,
             b,
             mask: if precision_32 {
@@ -197,10 +202,21 @@ impl Signer {
         }
     }
 
-    /// The shingle hashes of `text` (empty when it has fewer than n words).
+    /// Shingles of `n_grams` characters of the simplified text (spaces included) instead of
+    /// words: for text without word boundaries or near-duplicates within words.
+    pub fn with_char_shingles(mut self) -> Self {
+        self.char_shingles = true;
+        self
+    }
+
+    /// The shingle hashes of `text` (empty when it has fewer than n words, or characters).
     pub fn shingles(&mut self, text: &str, out: &mut Vec<u64>) {
         out.clear();
         simplify_text(text, &mut self.scratch, &mut self.simplified);
+        if self.char_shingles {
+            self.char_shingles_of_simplified(out);
+            return;
+        }
         let mut words = Vec::new();
         self.tokenizer.tokenize(&self.simplified, &mut words);
         if words.len() < self.n_grams {
@@ -215,6 +231,20 @@ impl Signer {
                 self.joined.push_str(w);
             }
             out.push(xxh64(self.joined.as_bytes(), 0));
+        }
+    }
+
+    fn char_shingles_of_simplified(&mut self, out: &mut Vec<u64>) {
+        let text = self.simplified.as_str();
+        self.char_starts.clear();
+        self.char_starts.extend(text.char_indices().map(|(i, _)| i));
+        self.char_starts.push(text.len());
+        let n = self.n_grams;
+        if self.char_starts.len() <= n {
+            return;
+        }
+        for w in self.char_starts.windows(n + 1) {
+            out.push(xxh64(&text.as_bytes()[w[0]..w[n]], 0));
         }
     }
 
@@ -236,6 +266,21 @@ impl Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn char_shingles_are_character_windows_of_the_simplified_text() {
+        let mut signer = Signer::new(3, 4, 1, false).with_char_shingles();
+        let mut out = Vec::new();
+        signer.shingles("Ab, cé!", &mut out);
+        // simplified: "ab ce" (lower case, punctuation removed, accents stripped)
+        let expected: Vec<u64> = ["ab ", "b c", " ce"]
+            .iter()
+            .map(|s| xxh64(s.as_bytes(), 0))
+            .collect();
+        assert_eq!(out, expected);
+        signer.shingles("ab", &mut out);
+        assert!(out.is_empty(), "fewer characters than n: no shingle");
+    }
 
     #[test]
     fn permutations_match_numpy_random_state_1() {
