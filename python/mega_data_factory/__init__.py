@@ -4,6 +4,7 @@ The engine is Rust (``mega_data_factory._native``); this package is its Python f
 ``mdf`` CLI, :func:`run` / :func:`validate`, and the operator extension API.
 """
 
+from . import models as models  # registers the model operators (torch is imported lazily)
 from ._native import (
     ConfigError,
     DataError,

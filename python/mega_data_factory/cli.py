@@ -19,6 +19,7 @@ EPILOG = """examples:
   mdf stats output/quickstart          # the quality funnel of a run, as a table
   mdf report output/quickstart         # (re)build output/quickstart/report.html
   mdf extract page.html --url https://example.com/a
+  mdf train-head --task aigc --positive generated/ --negative real/
 """
 
 
@@ -125,7 +126,94 @@ def _parser() -> argparse.ArgumentParser:
     ext.add_argument("--include-comments", action="store_true", help="append the comment section")
     ext.add_argument("--no-tables", action="store_true", help="leave tables out")
     ext.add_argument("--json", action="store_true", help="print text and metadata as JSON")
+    th = sub.add_parser(
+        "train-head",
+        help="fit a classifier head on image embeddings from labelled image folders",
+        description="Embed labelled images with an mdf embedding operator, fit a linear (or "
+        "MLP) head with a seeded held-out split, and save model.safetensors + head.json for "
+        "image_aigc_detector_refiner / image_watermark_refiner / image_nsfw_refiner. See "
+        "docs/models.md.",
+    )
+    th.add_argument(
+        "--task",
+        choices=["aigc", "watermark", "nsfw"],
+        help="what the head detects: sets the labels, the default embedder and the default "
+        "output ($MDF_HOME/heads/image_<task>..., where the operator looks)",
+    )
+    th.add_argument("--positive", nargs="+", metavar="DIR", help="folders of positive images")
+    th.add_argument("--negative", nargs="+", metavar="DIR", help="folders of negative images")
+    th.add_argument("--data", metavar="DIR", help="a folder with one subfolder per class")
+    th.add_argument(
+        "--embeddings",
+        metavar="FILE.parquet",
+        help="train on precomputed embeddings instead (needs --embedding-field, --label-column)",
+    )
+    th.add_argument("--label-column", default="label", help="label column of --embeddings")
+    th.add_argument("--positive-label", help="the class whose probability the head outputs")
+    th.add_argument(
+        "--embedder",
+        help="embedding operator (default: image_siglip_embedding_refiner for aigc, else "
+        "image_clip_embedding_refiner with ViT-L-14/openai)",
+    )
+    th.add_argument(
+        "--embedder-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a param of the embedding operator (VALUE is JSON or a string; repeatable)",
+    )
+    th.add_argument("--embedding-field", help="the embedding column (default: detected)")
+    th.add_argument(
+        "--hidden", default="", help="hidden layer widths, e.g. 512,128 (default: linear probe)"
+    )
+    th.add_argument("--dropout", type=float, default=0.0)
+    th.add_argument("--l2", type=float, help="L2 penalty (default: chosen on a validation split)")
+    th.add_argument("--max-iter", type=int, default=500, help="L-BFGS iterations")
+    th.add_argument("--holdout", type=float, default=0.2, help="held-out fraction per class")
+    th.add_argument("--seed", type=int, default=0)
+    th.add_argument("--workers", type=int, help="worker threads for embedding")
+    th.add_argument("-o", "--output", help="output directory (default: from --task)")
+    th.add_argument("--json", action="store_true", help="print head.json")
     return p
+
+
+def _train_head(args: argparse.Namespace) -> None:
+    from .models import train_head as th
+
+    params = {}
+    for item in args.embedder_param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _native.ConfigError(f"--embedder-param wants KEY=VALUE, got {item!r}")
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    try:
+        hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+        result = th.train_head(
+            args.output,
+            task=args.task,
+            classes=th.classes_from_args(args.positive, args.negative, args.data),
+            embeddings=args.embeddings,
+            label_column=args.label_column,
+            positive_label=args.positive_label,
+            embedder=args.embedder,
+            embedder_params=params,
+            embedding_field=args.embedding_field,
+            hidden_dims=hidden,
+            dropout=args.dropout,
+            max_iter=args.max_iter,
+            l2=args.l2,
+            holdout=args.holdout,
+            seed=args.seed,
+            workers=args.workers,
+        )
+    except th.TrainHeadError as e:
+        raise _native.ConfigError(str(e)) from None
+    print(th.summary(result), file=sys.stderr)
+    if args.json:
+        print(json.dumps(result, indent=2))
 
 
 def _extract(args: argparse.Namespace) -> None:
@@ -270,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.command == "extract":
             _extract(args)
+        elif args.command == "train-head":
+            _train_head(args)
         elif args.command == "ops":
             if args.ops_command == "list":
                 rows = api.list_components()

@@ -6,7 +6,9 @@ Subclass :class:`Filter` (``should_keep_batch``) or :class:`Refiner` (``refine_b
 class with :class:`mega_data_factory.OperatorRegistry` and use its name in YAML.
 
 The engine calls ``_mdf_process(batch)`` with a ``pyarrow.RecordBatch`` (passed zero-copy) and
-expects ``(new_batch_or_None, keep_mask_or_None)``.
+expects ``(new_batch_or_None, keep_mask_or_None)``, or ``(..., ..., rejects)`` with ``rejects`` a
+list of ``(row, "reason_code: detail")`` for rows with bad input (counted and written to
+``_mdf/rejects/``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ class Operator:
 
     def _mdf_process(self, batch: pa.RecordBatch):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @classmethod
+    def _mdf_params_schema(cls) -> dict[str, Any] | None:
+        """JSON schema of the params for ``mdf ops describe``; ``None``: not documented."""
+        return None
 
 
 class Filter(Operator):

@@ -51,14 +51,31 @@ class OperatorRegistry:
         cls._operators.pop(name, None)
 
     @classmethod
-    def _native_specs(cls) -> dict[str, tuple[str, str, Any]]:
-        """``{name: (kind, summary, factory)}`` as the native module expects."""
+    def _native_specs(cls) -> dict[str, tuple[str, str, Any, str | None]]:
+        """``{name: (kind, summary, factory, params_schema_json)}`` as the native module
+        expects."""
+        import json
+
         specs = {}
         for name, op_class in cls._operators.items():
             doc = inspect.getdoc(op_class) or f"Python operator {op_class.__qualname__}"
             summary = doc.strip().splitlines()[0]
-            specs[name] = (op_class.kind, summary, _factory(op_class))
+            schema = op_class._mdf_params_schema()
+            specs[name] = (
+                op_class.kind,
+                summary,
+                _factory(op_class),
+                None if schema is None else json.dumps(schema),
+            )
         return specs
+
+
+def _register_builtin() -> None:
+    """Built-in Python operators (the model operators; their modules import torch lazily)."""
+    from .models import heads
+
+    for name, op_class in heads.OPERATORS.items():
+        OperatorRegistry.register(name, op_class)
 
 
 def _factory(op_class: type[Operator]):
@@ -66,3 +83,6 @@ def _factory(op_class: type[Operator]):
         return op_class(**params)
 
     return build
+
+
+_register_builtin()

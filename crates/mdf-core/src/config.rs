@@ -12,6 +12,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{MdfError, Result};
+use crate::operator::OperatorKind;
 use crate::registry::{did_you_mean, Catalog, Entry, Registry};
 
 /// Loaders, operators and writers are stored resolved: the registry name and the params with every
@@ -148,6 +149,10 @@ pub struct ExecutorConfig {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub rejected_samples: RejectedSamplesConfig,
+    /// The seed's dedup bucket count: the `num_partitions` of every global (dedup) operator
+    /// that does not set its own. Default: none (each operator's default).
+    #[serde(default)]
+    pub dedup_num_buckets: Option<usize>,
 }
 
 impl Default for ExecutorConfig {
@@ -161,6 +166,7 @@ impl Default for ExecutorConfig {
             num_workers: None,
             metrics: MetricsConfig::default(),
             rejected_samples: RejectedSamplesConfig::default(),
+            dedup_num_buckets: None,
         }
     }
 }
@@ -295,15 +301,21 @@ pub fn parse_config(
 ) -> Result<PipelineConfig> {
     let mut value: serde_norway::Value = serde_norway::from_str(&source.text)
         .map_err(|e| yaml_error(&source.name, &source.text, &e))?;
-    let (name, text) = if overrides.is_empty() {
+    for o in overrides {
+        apply_override(&mut value, o)?;
+    }
+    let buckets = apply_dedup_num_buckets(&mut value, registry);
+    let (name, text) = if overrides.is_empty() && !buckets {
         (source.name.clone(), source.text.clone())
     } else {
-        for o in overrides {
-            apply_override(&mut value, o)?;
-        }
         let text = serde_norway::to_string(&value)
             .map_err(|e| MdfError::internal(format!("re-serialising config: {e}")))?;
-        (format!("{} (after --set overrides)", source.name), text)
+        let what = if overrides.is_empty() {
+            "executor.dedup_num_buckets"
+        } else {
+            "--set overrides"
+        };
+        (format!("{} (after {what})", source.name), text)
     };
     let config: PipelineConfig = PARSING_WITH.with(|slot| {
         *slot.borrow_mut() = Some(registry.clone());
@@ -315,6 +327,61 @@ pub fn parse_config(
         .check()
         .map_err(|msg| MdfError::config(format!("{name}: {msg}")))?;
     Ok(config)
+}
+
+/// The seed's `executor.dedup_num_buckets: N` becomes `num_partitions: N` in the params of every
+/// global operator that takes `num_partitions` and does not set it. Returns whether any was set.
+/// A value that is not a positive integer is left for the typed parse to report.
+fn apply_dedup_num_buckets(value: &mut serde_norway::Value, registry: &Registry) -> bool {
+    use serde_norway::Value;
+    let Some(n) = value
+        .get("executor")
+        .and_then(|e| e.get("dedup_num_buckets"))
+        .and_then(Value::as_u64)
+        .filter(|n| *n >= 1)
+    else {
+        return false;
+    };
+    let Some(Value::Sequence(stages)) = value.get_mut("stages") else {
+        return false;
+    };
+    let mut changed = false;
+    for stage in stages.iter_mut() {
+        let Some(Value::Sequence(ops)) = stage.get_mut("operators") else {
+            continue;
+        };
+        for op in ops.iter_mut() {
+            let Some(entry) = op
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(|name| registry.operators.get(name))
+            else {
+                continue;
+            };
+            let takes_partitions = entry
+                .params_schema()
+                .pointer("/properties/num_partitions")
+                .is_some();
+            let Value::Mapping(map) = op else { continue };
+            if entry.kind() != OperatorKind::Global || !takes_partitions {
+                continue;
+            }
+            let params = map
+                .entry(Value::String("params".into()))
+                .or_insert(Value::Null);
+            if params.is_null() {
+                *params = Value::Mapping(Default::default());
+            }
+            if let Value::Mapping(p) = params {
+                let key = Value::String("num_partitions".into());
+                if !p.contains_key(&key) {
+                    p.insert(key, Value::Number(n.into()));
+                    changed = true;
+                }
+            }
+        }
+    }
+    changed
 }
 
 /// The `imports` list of a config, read before the registry is complete.

@@ -37,6 +37,10 @@ use crate::operator::{Operator, Verdicts};
 pub struct DocId(pub u64);
 
 impl DocId {
+    /// The keeper recorded for a document that a selecting global operator (see
+    /// [`GlobalOperator::drops_groups`]) removes: it belongs to no cluster and has no keeper.
+    pub const DROPPED: DocId = DocId(u64::MAX);
+
     pub fn new(shard: usize, row: u64) -> Result<DocId> {
         let shard = u32::try_from(shard)
             .map_err(|_| MdfError::config(format!("shard index {shard} exceeds 2^32")))?;
@@ -180,6 +184,14 @@ pub trait GlobalOperator: Send {
 
     fn keeper(&self) -> Keeper {
         Keeper::FirstByInputOrder
+    }
+
+    /// `Some(reason)` for an operator that selects rather than deduplicates: every document of
+    /// every group that [`GlobalOperator::group`] emits is dropped with `reason` (no keeper),
+    /// e.g. the rows below a dataset-wide percentile. Only with [`Grouping::Disjoint`].
+    /// Default: `None` (groups are clusters of duplicates).
+    fn drops_groups(&self) -> Option<&'static str> {
+        None
     }
 
     /// Annotation columns to add in the filter phase, if any.

@@ -12,6 +12,7 @@ mod embedding_deduplicator;
 pub mod kmeans;
 pub mod minhash;
 pub mod partition;
+mod score_percentile_filter;
 mod text_exact_deduplicator;
 mod url_deduplicator;
 
@@ -20,6 +21,9 @@ pub use bloom_deduplicator::{
 };
 pub use common::DEFAULT_PARTITIONS;
 pub use embedding_deduplicator::{EmbeddingDeduplicator, EmbeddingDeduplicatorParams};
+pub use score_percentile_filter::{
+    datacomp_threshold, ScorePercentileFilter, ScorePercentileFilterParams,
+};
 pub use text_exact_deduplicator::{
     normalize_into, TextExactDeduplicator, TextExactDeduplicatorParams,
 };
@@ -32,4 +36,5 @@ pub fn register(registry: &mut mdf_core::Registry) {
     registry.register_operator::<minhash::MinhashDeduplicator>();
     registry.register_operator::<EmbeddingDeduplicator>();
     registry.register_operator::<BloomDeduplicator>();
+    registry.register_operator::<ScorePercentileFilter>();
 }

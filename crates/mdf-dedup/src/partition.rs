@@ -314,6 +314,22 @@ pub fn clusters_of_groups(groups: impl IntoIterator<Item = Vec<DocId>>) -> Vec<C
     entries
 }
 
+/// The cluster entries of groups whose every document is dropped (a selecting operator, see
+/// `GlobalOperator::drops_groups`): keeper [`DocId::DROPPED`], size = the number dropped.
+pub fn dropped_entries(groups: impl IntoIterator<Item = Vec<DocId>>) -> Vec<ClusterEntry> {
+    let mut docs: Vec<DocId> = groups.into_iter().flatten().collect();
+    docs.sort_unstable();
+    docs.dedup();
+    let size = u32::try_from(docs.len()).unwrap_or(u32::MAX);
+    docs.into_iter()
+        .map(|doc| ClusterEntry {
+            doc,
+            keeper: DocId::DROPPED,
+            size,
+        })
+        .collect()
+}
+
 /// A group of duplicates and its sort key.
 pub type Group = (Vec<DocId>, Vec<u8>);
 

@@ -31,9 +31,9 @@ use std::path::PathBuf;
 use mdf_core::global::{GlobalOperator, Grouping, Keeper, KeyRecord};
 use mdf_core::{MdfError, Result};
 use mdf_dedup::partition::{
-    clusters_of_groups, decode_groups, encode_clusters, encode_edits, encode_fit_sample,
-    encode_groups, fit_sample_of, group_partition, key_file_records, DocUnion, Edit, Group,
-    KeyFileWriter, PartitionData,
+    clusters_of_groups, decode_groups, dropped_entries, encode_clusters, encode_edits,
+    encode_fit_sample, encode_groups, fit_sample_of, group_partition, key_file_records,
+    DocUnion, Edit, Group, KeyFileWriter, PartitionData,
 };
 
 use crate::plan::{Plan, PlanStep, PlannedOperator};
@@ -261,7 +261,12 @@ pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> R
     drop(data);
     match global.grouping() {
         Grouping::Disjoint => {
-            let entries = clusters_of_groups(groups.into_iter().map(|(docs, _)| docs));
+            let groups = groups.into_iter().map(|(docs, _)| docs);
+            let entries = if global.drops_groups().is_some() {
+                dropped_entries(groups)
+            } else {
+                clusters_of_groups(groups)
+            };
             write_atomic(
                 &dir.cluster_file(partition),
                 &encode_clusters(&entries, plan.shards.len()),

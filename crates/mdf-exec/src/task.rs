@@ -967,6 +967,9 @@ fn apply_operators(
         let out = match result.and_then(|out| check_output(built, rows, out)) {
             Ok(out) => out,
             Err(MdfError::Interrupted) => return Err(MdfError::Interrupted),
+            // The operator cannot run here at all (model weights missing, no CUDA): stop the run
+            // rather than reject every batch.
+            Err(err @ MdfError::Config(_)) => return Err(err),
             Err(err) => {
                 // The whole batch failed: every row is rejected with the error; the run goes on.
                 let detail = err.to_string();
@@ -1076,7 +1079,16 @@ impl ClusterCursor {
                 _ => None,
             };
             let (keeper, size) = entry.map_or((doc, 1), |e| (e.keeper, e.size));
-            if self.remove && keeper != doc {
+            if keeper == DocId::DROPPED {
+                // Removed by a selecting operator (e.g. below a dataset-wide percentile).
+                let reason = g.op.drops_groups().unwrap_or("filtered");
+                *keep_row = false;
+                *op_stats.dropped.entry(reason.to_owned()).or_default() += 1;
+                if keep_filtered {
+                    let detail = format!("{reason} (one of {size} rows removed by {})", g.label);
+                    rejects.push_row(&batch, row, &g.label, reason, &detail)?;
+                }
+            } else if self.remove && keeper != doc {
                 *keep_row = false;
                 *op_stats.dropped.entry("duplicate".to_owned()).or_default() += 1;
                 if keep_filtered {

@@ -20,6 +20,7 @@ mod image_quality_filter;
 mod image_records;
 mod image_technical_quality_refiner;
 mod image_visual_degradations_refiner;
+pub mod model_input;
 pub mod near_dup;
 pub mod pil;
 pub mod quality;
@@ -28,6 +29,7 @@ mod tar;
 mod testimg;
 mod webdataset_loader;
 
+pub use column::{image_column, ImageColumn};
 pub use image_decontamination_filter::ImageDecontaminationFilter;
 pub use image_folder_loader::{ImageFolderLoader, ImageFolderLoaderParams};
 pub use image_metadata_refiner::ImageMetadataRefiner;

@@ -6,7 +6,8 @@
 //! - `resize(..., LANCZOS)` (and BOX/BILINEAR): `libImaging/Resample.c` of Pillow 13: per
 //!   output pixel coefficients computed in f64 (`precompute_coeffs`), normalised to 22-bit fixed
 //!   point, two separable passes (order as Pillow picks it, see [`resize`]), each rounding and
-//!   clamping to u8.
+//!   clamping to u8. BICUBIC (Pillow's `a = -0.5` kernel) is the filter CLIP/SigLIP image
+//!   processors resize with ([`crate::model_input`]).
 
 use std::f64::consts::PI;
 
@@ -15,6 +16,7 @@ use std::f64::consts::PI;
 pub enum Filter {
     Box,
     Bilinear,
+    Bicubic,
     Lanczos,
 }
 
@@ -23,6 +25,7 @@ impl Filter {
         match self {
             Filter::Box => 0.5,
             Filter::Bilinear => 1.0,
+            Filter::Bicubic => 2.0,
             Filter::Lanczos => 3.0,
         }
     }
@@ -40,6 +43,18 @@ impl Filter {
                 let x = x.abs();
                 if x < 1.0 {
                     1.0 - x
+                } else {
+                    0.0
+                }
+            }
+            Filter::Bicubic => {
+                // `bicubic_filter` of Pillow's Resample.c, a = -0.5.
+                const A: f64 = -0.5;
+                let x = x.abs();
+                if x < 1.0 {
+                    ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+                } else if x < 2.0 {
+                    (((x - 5.0) * x + 8.0) * x - 4.0) * A
                 } else {
                     0.0
                 }
@@ -279,7 +294,12 @@ mod tests {
     #[test]
     fn resize_keeps_constant_images_constant() {
         let src = vec![200u8; 97 * 61];
-        for f in [Filter::Box, Filter::Bilinear, Filter::Lanczos] {
+        for f in [
+            Filter::Box,
+            Filter::Bilinear,
+            Filter::Bicubic,
+            Filter::Lanczos,
+        ] {
             let out = resize_l(&src, 97, 61, 32, 32, f);
             assert!(out.iter().all(|&v| v == 200), "{f:?}");
         }
@@ -316,6 +336,46 @@ mod tests {
                 oh,
                 Filter::Lanczos,
             );
+            assert_eq!(
+                out.iter().map(|&v| u64::from(v)).sum::<u64>(),
+                sum,
+                "{w}x{h}"
+            );
+            assert_eq!(out[..12], first, "{w}x{h}");
+        }
+    }
+
+    /// Golden values from Pillow 13.0 `Image.fromarray(pattern, "L").resize(size, BICUBIC)`,
+    /// downscaling in both pass orders and upscaling (what CLIP preprocessing does to small
+    /// images).
+    #[test]
+    fn bicubic_matches_pillow() {
+        type Case = ((usize, usize, usize, usize), u64, [u8; 12]);
+        let cases: [Case; 4] = [
+            (
+                (20, 60, 9, 8),
+                9075,
+                [114, 128, 132, 120, 133, 143, 144, 112, 143, 147, 129, 128],
+            ),
+            (
+                (60, 20, 9, 8),
+                9038,
+                [116, 127, 128, 119, 117, 131, 126, 124, 118, 134, 130, 136],
+            ),
+            (
+                (33, 47, 32, 32),
+                128158,
+                [27, 67, 120, 151, 97, 146, 156, 53, 108, 119, 81, 131],
+            ),
+            (
+                (30, 20, 45, 30),
+                168141,
+                [0, 9, 36, 61, 85, 112, 149, 177, 203, 240, 112, 0],
+            ),
+        ];
+        for ((w, h, ow, oh), sum, first) in cases {
+            let src = crate::hashes::tests::pattern(w, h);
+            let out = resize_l(&src, w, h, ow, oh, Filter::Bicubic);
             assert_eq!(
                 out.iter().map(|&v| u64::from(v)).sum::<u64>(),
                 sum,

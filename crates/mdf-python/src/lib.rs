@@ -4,6 +4,7 @@
 //! released while the engine runs; Ctrl-C stops the run after the batches in flight.
 
 mod errors;
+mod model_input;
 mod python_operator;
 mod ray_tasks;
 
@@ -288,5 +289,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(describe, m)?)?;
     m.add_function(wrap_pyfunction!(minhash_signatures, m)?)?;
     m.add_function(wrap_pyfunction!(extract_html, m)?)?;
+    m.add_function(wrap_pyfunction!(model_input::preprocess_images, m)?)?;
     errors::add_to_module(m)
 }

@@ -1,7 +1,11 @@
 //! Operators written in Python. The Python class (see `mega_data_factory.operators`) implements
-//! `_mdf_process(batch: pyarrow.RecordBatch) -> (batch | None, keep_mask | None)`; batches cross
-//! the boundary zero-copy through the Arrow C data interface. The instance is built inside each
-//! worker from the registered class and the params, never pickled from the driver.
+//! `_mdf_process(batch: pyarrow.RecordBatch) -> (batch | None, keep_mask | None[, rejects])`,
+//! `rejects` being `[(row, "reason: detail"), …]` for rows with bad input (counted and written to
+//! `_mdf/rejects/` like a Rust operator's); batches cross the boundary zero-copy through the Arrow
+//! C data interface. The instance is built inside each worker from the registered class and the
+//! params, never pickled from the driver. A `mega_data_factory.ConfigError` raised while
+//! processing means the operator cannot run here at all (weights missing, no CUDA): it stops the
+//! run instead of rejecting every batch.
 
 use std::sync::Arc;
 
@@ -20,6 +24,8 @@ pub struct PythonOperatorEntry {
     pub summary: String,
     /// `factory(params: dict) -> operator instance`.
     pub factory: Py<PyAny>,
+    /// The params' JSON schema, where the class documents it (`_mdf_params_schema`).
+    pub params_schema: Option<serde_json::Value>,
 }
 
 impl Entry<dyn Operator> for PythonOperatorEntry {
@@ -33,6 +39,9 @@ impl Entry<dyn Operator> for PythonOperatorEntry {
         &self.summary
     }
     fn params_schema(&self) -> serde_json::Value {
+        if let Some(schema) = &self.params_schema {
+            return schema.clone();
+        }
         serde_json::json!({
             "type": "object",
             "description": "keyword arguments of the Python class's constructor"
@@ -94,7 +103,20 @@ impl Operator for PythonOperator {
                 .obj
                 .bind(py)
                 .call_method1("_mdf_process", (batch.to_pyarrow(py)?,))?;
-            let (new_batch, mask): (Bound<'_, PyAny>, Bound<'_, PyAny>) = result.extract()?;
+            let (new_batch, mask, rejects): (
+                Bound<'_, PyAny>,
+                Bound<'_, PyAny>,
+                Option<Bound<'_, PyAny>>,
+            ) = match result.len()? {
+                2 => {
+                    let (b, m) = result.extract()?;
+                    (b, m, None)
+                }
+                _ => {
+                    let (b, m, r) = result.extract()?;
+                    (b, m, Some(r))
+                }
+            };
             let out = if new_batch.is_none() {
                 batch.clone()
             } else {
@@ -115,9 +137,25 @@ impl Operator for PythonOperator {
                     }
                 }
             }
+            if let Some(rejects) = rejects.filter(|r| !r.is_none()) {
+                let rejects: Vec<(usize, String)> = rejects.extract()?;
+                for (row, message) in rejects {
+                    if row >= batch.num_rows() {
+                        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                            "rejected row {row} of a batch of {} records",
+                            batch.num_rows()
+                        )));
+                    }
+                    verdicts.reject_row(row, message);
+                }
+            }
             Ok(out)
         })
         .map_err(|e| {
+            let fatal = Python::attach(|py| e.is_instance_of::<crate::errors::ConfigError>(py));
+            if fatal {
+                return MdfError::config(format!("operator `{}`: {}", self.label, e));
+            }
             let detail = Python::attach(|py| {
                 e.traceback(py)
                     .and_then(|tb| tb.format().ok())
@@ -141,7 +179,21 @@ pub fn entries(
     let mut out: Vec<Arc<dyn Entry<dyn Operator>>> = Vec::new();
     for (name, spec) in ops.iter() {
         let name: String = name.extract()?;
-        let (kind, summary, factory): (String, String, Py<PyAny>) = spec.extract()?;
+        let (kind, summary, factory, schema): (String, String, Py<PyAny>, Option<String>) =
+            if spec.len()? == 3 {
+                let (k, s, f) = spec.extract()?;
+                (k, s, f, None)
+            } else {
+                spec.extract()?
+            };
+        let params_schema = match schema {
+            Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
+                pyo3::exceptions::PyValueError::new_err(format!(
+                    "operator `{name}`: params schema is not JSON: {e}"
+                ))
+            })?),
+            None => None,
+        };
         let kind = match kind.as_str() {
             "filter" => OperatorKind::Filter,
             "refiner" => OperatorKind::Refiner,
@@ -156,6 +208,7 @@ pub fn entries(
             kind,
             summary,
             factory,
+            params_schema,
         }));
     }
     Ok(out)
