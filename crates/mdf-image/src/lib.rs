@@ -20,6 +20,8 @@ mod image_quality_filter;
 mod image_records;
 mod image_technical_quality_refiner;
 mod image_visual_degradations_refiner;
+#[cfg(feature = "libjpeg")]
+mod libjpeg;
 pub mod near_dup;
 pub mod pil;
 pub mod quality;
