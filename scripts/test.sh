@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
+echo "== nasm, so the vendored libjpeg-turbo (mdf-image) is built with its SIMD code (Debian package)"
+if ! command -v nasm >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nasm >/dev/null \
+        || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nasm >/dev/null; }
+fi
+
 echo "== install (pip install '.[test]': builds the Rust engine)"
 "$PY" -m pip install --quiet --upgrade pip
 "$PY" -m pip install --quiet '.[test]'

@@ -1,9 +1,11 @@
 """Parity of mdf's perceptual hashes with the Python `imagehash` package (Pillow decoding):
 phash, dhash and average_hash over >= 1,000 generated images of varied size, content, mode and
 format, plus the real photos shipped in scikit-image's wheel when it is installed. Target
-(image-video-recipes.md §0.5): >= 99 % identical, Hamming distance <= 2 for the rest. Met on
-lossless input (100 %); JPEG input falls short for pHash because our JPEG decoder (zune-jpeg)
-is not libjpeg-turbo — the figures per group are printed and documented in docs/image.md."""
+(image-video-recipes.md §0.5): >= 99 % identical, Hamming distance <= 2 for the rest. Met: mdf
+decodes JPEG with libjpeg-turbo's decoder set up as Pillow sets it, so JPEG and lossless input
+alike give Pillow's pixels and identical hashes; only images whose DCT block has an exact tie at
+the median (reported as their own group) can differ. The figures per group are printed and
+documented in docs/image.md."""
 
 from __future__ import annotations
 
@@ -109,8 +111,8 @@ def dct_tie(img, hash_size: int) -> bool:
 
 
 def compare(images, ours, hash_size: int, hashes: list[str]) -> dict[str, dict[str, Counter]]:
-    """Hamming distances to imagehash per hash and image group (jpeg = our zune-jpeg decode vs
-    Pillow's libjpeg-turbo; other = lossless formats; tie = degenerate pHash inputs)."""
+    """Hamming distances to imagehash per hash and image group (jpeg = JPEG input; other =
+    lossless formats; tie = degenerate pHash inputs whose bits no other DCT can reproduce)."""
     dist: dict[str, dict[str, Counter]] = {h: {} for h in hashes}
     worst = []
     for key, raw in images:
@@ -149,20 +151,20 @@ def test_hashes_match_imagehash(tmp_path):
     ours = run_hashes(tmp_path, images, 8, hashes)
     dist = compare(images, ours, 8, hashes)
     for h, groups in dist.items():
-        # Lossless inputs decode to the same pixels as Pillow: the hash arithmetic is exact.
-        other = groups["other"]
-        assert rate(other) >= 0.995 and max(other) <= 2, (h, sorted(other.items()))
-        # JPEG: zune-jpeg's IDCT differs from libjpeg-turbo's by ±1 level in some pixels,
-        # which moves a coefficient across the median in a few percent of images (docs/image.md).
-        jpeg = groups["jpeg"]
-        assert rate(jpeg) >= 0.95 and max(jpeg) <= 4, (h, sorted(jpeg.items()))
-    assert rate(dist["dhash"]["all"]) >= 0.99 and rate(dist["ahash"]["all"]) >= 0.99
+        # Lossless and JPEG input decode to Pillow's pixels, and the hash arithmetic is exact:
+        # measured 100 % identical in both groups (566 JPEGs, 521 lossless images). Before mdf
+        # decoded JPEG with libjpeg-turbo (zune-jpeg: ±1 level in some pixels) pHash on JPEG
+        # was 97.35 %, which this bound catches.
+        for group in ("other", "jpeg"):
+            c = groups[group]
+            assert rate(c) >= 0.995 and max(c) <= 2, (h, group, sorted(c.items()))
+        # Everything, median ties included (measured 99.28 % for pHash, 100 % for the others).
+        assert rate(groups["all"]) >= 0.99, (h, sorted(groups["all"].items()))
 
-    # 256-bit pHash (the seed deduplicator's hash_size 16) on a subset: exact on lossless
-    # input; 256 bits see the JPEG decoder's differences more often (measured 79 % identical,
-    # distance <= 6).
+    # 256-bit pHash (the seed deduplicator's hash_size 16) on a subset: measured 100 % on
+    # lossless and JPEG input (a tie at the median of the 16x16 block is more common: 39 images).
     subset = images[::4]
     ours16 = run_hashes(tmp_path, subset, 16, ["phash"])
     groups = compare(subset, ours16, 16, ["phash"])["phash"]
-    assert rate(groups["other"]) >= 0.99, sorted(groups["other"].items())
-    assert rate(groups["jpeg"]) >= 0.6 and max(groups["jpeg"]) <= 8, sorted(groups["jpeg"].items())
+    for group in ("other", "jpeg"):
+        assert rate(groups[group]) >= 0.99, (group, sorted(groups[group].items()))

@@ -1,7 +1,9 @@
 //! Safe decoding: the header is read first and the pixel budget checked before any pixel buffer
 //! is allocated (decompression bombs are rejected from 30 bytes of PNG header, not after 2.7 GB
 //! of allocation); the decoder also runs under `image::Limits` in case a header lies. JPEG goes
-//! through zune-jpeg (via `image`), PNG/GIF/WebP through their pure-Rust decoders; GIF and
+//! through libjpeg-turbo's decoder set up as Pillow sets it ([`crate::libjpeg`], the default
+//! `libjpeg` feature: the same pixels as Pillow, so hashes match imagehash), or zune-jpeg (via
+//! `image`) without that feature; PNG/GIF/WebP go through their pure-Rust decoders; GIF and
 //! animated WebP/PNG give their first frame.
 //!
 //! Pixels come out as 8-bit `L` or `RGB`, the way Pillow would present them to
@@ -74,6 +76,9 @@ pub fn decode(bytes: &[u8], header: &Header, max_pixels: u64) -> Result<Pixels, 
         ));
     }
     let format = match header.format {
+        #[cfg(feature = "libjpeg")]
+        Format::Jpeg => return crate::libjpeg::decode(bytes, max_pixels),
+        #[cfg(not(feature = "libjpeg"))]
         Format::Jpeg => ImageFormat::Jpeg,
         Format::Png => ImageFormat::Png,
         Format::Gif => ImageFormat::Gif,
