@@ -410,3 +410,21 @@ def test_bad_address_is_a_config_error_with_its_line(tmp_path):
         mdf.run(cfg, progress="off")
     with pytest.raises(mdf.ConfigError, match="not a Ray address"):
         mdf.run(cfg, address="nohost", progress="off")
+
+
+def test_bloom_dedup_scan_runs_as_one_ray_task_identical_to_local(cluster, tmp_path):
+    """The sequential scan of `bloom_deduplicator` is one group task: through Ray the output and
+    the stats equal the local runner's."""
+    src = _near_duplicates(tmp_path)
+    ops = [{"name": "bloom_deduplicator"}]
+    common = {"executor": {"batch_size": 40}}
+    mdf.run(config(src, tmp_path / "local", operators=ops, **common), workers=2, progress="off")
+    stats = mdf.run(
+        config(src, tmp_path / "ray", operators=ops, **common),
+        executor="ray",
+        address=cluster,
+        progress="off",
+    )
+    _same_run(tmp_path / "local", tmp_path / "ray")
+    assert "dedup group 0" in stats["phase_seconds"]
+    assert sum(stats["operators"][0]["dropped"].values()) > 0
