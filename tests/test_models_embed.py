@@ -410,3 +410,24 @@ def test_embedding_column_helpers_round_trip_with_nulls_and_bad_rows():
     _, rows, rejects = read_embeddings(full, "absent")
     assert rows == [] and len(rejects) == 3
     assert scores_column(np.array([0.5]), [1], 2).to_pylist() == [None, 0.5]
+
+
+def test_model_loads_on_first_batch_once_per_process(tmp_path, models):
+    """Validation (the driver's build) loads no weights; in a run, two operators on the same
+    weights share one loaded model."""
+    from mega_data_factory.models import base
+
+    base.clear_model_cache()
+    clip = {"model_name": str(models["clip"])}
+    ops = [
+        {"name": "image_clip_embedding_refiner", "params": clip},
+        {"name": "image_text_clip_score", "params": clip},
+    ]
+    cfg = config_with(ops[0], tmp_path)
+    cfg["stages"][0]["operators"] = ops
+    mdf.validate(cfg)
+    assert not base._MODELS
+    images = sample_images(8)
+    run_yaml(tmp_path, "shared", ops, images, workers=2, text=captions(8))
+    clip_models = [k for k in base._MODELS if k[0].endswith(".clip") and k[1] == clip["model_name"]]
+    assert len(clip_models) == 1, list(base._MODELS)
