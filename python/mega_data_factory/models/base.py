@@ -377,8 +377,9 @@ def read_embeddings(
     batch: pa.RecordBatch, field_name: str, dim: int | None = None
 ) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
     """The vectors of an embedding column (fixed-size or variable lists of floats) as a writable
-    float32 ``(k, d)`` matrix, the rows they come from, and rejects for rows that are null or of another
-    length (``missing_field`` / ``wrong_dimension``). A missing column rejects every row."""
+    float32 ``(k, d)`` matrix, the rows they come from, and rejects for rows that are null or of
+    another length (``missing_field`` / ``wrong_dimension``). A missing column rejects every
+    row."""
     import numpy as np
     import pyarrow as pa
 
