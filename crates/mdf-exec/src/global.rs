@@ -32,8 +32,8 @@ use mdf_core::global::{GlobalOperator, Grouping, Keeper, KeyRecord};
 use mdf_core::{MdfError, Result};
 use mdf_dedup::partition::{
     clusters_of_groups, decode_groups, dropped_entries, encode_clusters, encode_edits,
-    encode_fit_sample, encode_groups, fit_sample_of, group_partition, key_file_records,
-    DocUnion, Edit, Group, KeyFileWriter, PartitionData,
+    encode_fit_sample, encode_groups, fit_sample_of, group_partition, key_file_records, DocUnion,
+    Edit, Group, KeyFileWriter, PartitionData,
 };
 
 use crate::plan::{Plan, PlanStep, PlannedOperator};

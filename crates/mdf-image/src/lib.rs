@@ -20,9 +20,9 @@ mod image_quality_filter;
 mod image_records;
 mod image_technical_quality_refiner;
 mod image_visual_degradations_refiner;
-pub mod model_input;
 #[cfg(feature = "libjpeg")]
 mod libjpeg;
+pub mod model_input;
 pub mod near_dup;
 pub mod pil;
 pub mod quality;
