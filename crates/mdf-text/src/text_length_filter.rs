@@ -1,7 +1,9 @@
 //! `text_length_filter`: keeps records whose text length, in Unicode code points, lies in
 //! `[min_length, max_length]` (both inclusive, as in the seed system). The seed measured UTF-8
 //! bytes for CommonCrawl records, which made CJK text look three times longer; we count
-//! characters, or read a precomputed length column when one is named.
+//! characters, or read a precomputed length column when one is named. `min_words`/`max_words`
+//! bound the number of whitespace-separated words as well (DataComp's caption rule
+//! `len(caption.split()) > 2` is `min_words: 3`).
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Int64Type, UInt64Type};
@@ -26,9 +28,17 @@ pub struct TextLengthFilterParams {
     #[serde(default = "default_text_field")]
     pub text_field: String,
     /// Integer column with a precomputed length to use instead of counting (the seed's
-    /// `text_length`). Default: none — the length is counted from the text.
+    /// `text_length`); ignored when a word limit is set. Default: none — the length is counted
+    /// from the text.
     #[serde(default)]
     pub text_length_field: Option<String>,
+    /// Minimum number of words, inclusive: runs of non-whitespace (Python's `str.split()`,
+    /// except that Python also splits on the ASCII separators U+001C–U+001F). Default: 0.
+    #[serde(default)]
+    pub min_words: u64,
+    /// Maximum number of words, inclusive. Default: no maximum.
+    #[serde(default)]
+    pub max_words: Option<u64>,
 }
 
 fn default_text_field() -> String {
@@ -37,10 +47,14 @@ fn default_text_field() -> String {
 
 impl Params for TextLengthFilterParams {
     fn check(&self) -> std::result::Result<(), String> {
-        match self.max_length {
-            Some(max) if max < self.min_length => Err(format!(
+        match (self.max_length, self.max_words) {
+            (Some(max), _) if max < self.min_length => Err(format!(
                 "max_length ({max}) is smaller than min_length ({})",
                 self.min_length
+            )),
+            (_, Some(max)) if max < self.min_words => Err(format!(
+                "max_words ({max}) is smaller than min_words ({})",
+                self.min_words
             )),
             _ => Ok(()),
         }
@@ -50,6 +64,8 @@ impl Params for TextLengthFilterParams {
 /// Drop reason codes.
 pub const TOO_SHORT: &str = "too_short";
 pub const TOO_LONG: &str = "too_long";
+pub const TOO_FEW_WORDS: &str = "too_few_words";
+pub const TOO_MANY_WORDS: &str = "too_many_words";
 
 pub struct TextLengthFilter {
     params: TextLengthFilterParams,
@@ -69,20 +85,46 @@ impl Component for TextLengthFilter {
 }
 
 impl TextLengthFilter {
+    /// Drops the row if `len` is out of bounds; returns whether it did.
     #[inline]
-    fn judge(&self, len: u64, row: usize, verdicts: &mut Verdicts) {
+    fn judge(&self, len: u64, row: usize, verdicts: &mut Verdicts) -> bool {
         if len < self.params.min_length {
             verdicts.drop_row(row, TOO_SHORT);
         } else if self.params.max_length.is_some_and(|max| len > max) {
             verdicts.drop_row(row, TOO_LONG);
+        } else {
+            return false;
+        }
+        true
+    }
+
+    fn counts_words(&self) -> bool {
+        self.params.min_words > 0 || self.params.max_words.is_some()
+    }
+
+    /// Character and (when limited) word counts of one text.
+    #[inline]
+    fn judge_text(&self, text: &str, row: usize, verdicts: &mut Verdicts) {
+        if self.judge(text.chars().count() as u64, row, verdicts) || !self.counts_words() {
+            return;
+        }
+        let words = text.split_whitespace().count() as u64;
+        if words < self.params.min_words {
+            verdicts.drop_row(row, TOO_FEW_WORDS);
+        } else if self.params.max_words.is_some_and(|max| words > max) {
+            verdicts.drop_row(row, TOO_MANY_WORDS);
         }
     }
 
-    /// Uses the precomputed length column; returns false when it is absent (then we count).
+    /// Uses the precomputed length column; returns false when it is absent or words must be
+    /// counted (then we count from the text).
     fn judge_by_length_column(&self, batch: &RecordBatch, verdicts: &mut Verdicts) -> bool {
         let Some(name) = &self.params.text_length_field else {
             return false;
         };
+        if self.counts_words() {
+            return false;
+        }
         let Some(col) = batch.column_by_name(name) else {
             return false;
         };
@@ -97,7 +139,9 @@ impl TextLengthFilter {
         };
         for (row, len) in lengths.into_iter().enumerate() {
             match len {
-                Some(len) => self.judge(len, row, verdicts),
+                Some(len) => {
+                    self.judge(len, row, verdicts);
+                }
                 None => verdicts.reject_row(row, format!("missing_field: `{name}` is null")),
             }
         }
@@ -115,7 +159,7 @@ impl Operator for TextLengthFilter {
             StrLookup::Found(text) => {
                 for row in 0..batch.num_rows() {
                     match text.get(row) {
-                        Some(s) => self.judge(s.chars().count() as u64, row, verdicts),
+                        Some(s) => self.judge_text(s, row, verdicts),
                         None => verdicts.reject_row(row, format!("missing_field: no `{field}`")),
                     }
                 }
@@ -147,7 +191,38 @@ mod tests {
             max_length: max,
             text_field: "text".into(),
             text_length_field: None,
+            min_words: 0,
+            max_words: None,
         }
+    }
+
+    #[test]
+    fn word_limits_count_whitespace_separated_words() {
+        // DataComp: keep captions with len(caption.split()) > 2.
+        let p = TextLengthFilterParams {
+            min_words: 3,
+            max_words: Some(4),
+            ..params(2, None)
+        };
+        let b = texts(&[
+            Some("a red car"),
+            Some("  two\twords \n"),
+            Some("one two three four five"),
+            Some("x"),
+            Some("un\u{a0}deux trois"),
+        ]);
+        let v = run(p, b);
+        // Row 3 is too short in characters first; U+00A0 is whitespace, as in Python.
+        assert_eq!(
+            v.dropped(),
+            &[(1, TOO_FEW_WORDS), (2, TOO_MANY_WORDS), (3, TOO_SHORT)]
+        );
+        let bad = TextLengthFilterParams {
+            min_words: 5,
+            max_words: Some(4),
+            ..params(0, None)
+        };
+        assert!(bad.check().is_err());
     }
 
     fn run(p: TextLengthFilterParams, batch: RecordBatch) -> Verdicts {
