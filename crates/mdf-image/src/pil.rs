@@ -305,12 +305,25 @@ mod tests {
         }
     }
 
+    /// One golden case: ((width, height, out width, out height), sum, first 12 pixels).
+    type GoldenCase = ((usize, usize, usize, usize), u64, [u8; 12]);
+
+    /// Resizes the test pattern of each case with `filter` and compares with Pillow's output.
+    fn assert_golden(cases: &[GoldenCase], filter: Filter) {
+        for &((w, h, ow, oh), sum, first) in cases {
+            let src = crate::hashes::tests::pattern(w, h);
+            let out = resize_l(&src, w, h, ow, oh, filter);
+            let got: u64 = out.iter().map(|&v| u64::from(v)).sum();
+            assert_eq!(got, sum, "{filter:?} {w}x{h}");
+            assert_eq!(out[..12], first, "{filter:?} {w}x{h}");
+        }
+    }
+
     /// Golden values from Pillow 13.0 `Image.fromarray(pattern, "L").resize(size, LANCZOS)`:
     /// (sum, first 12 pixels). 20x60 -> 9x8 runs the vertical pass first, 60x20 the horizontal.
     #[test]
     fn lanczos_matches_pillow_in_both_pass_orders() {
-        type Case = ((usize, usize, usize, usize), u64, [u8; 12]);
-        let cases: [Case; 3] = [
+        let cases: [GoldenCase; 3] = [
             (
                 (20, 60, 9, 8),
                 9069,
@@ -327,22 +340,7 @@ mod tests {
                 [23, 64, 128, 151, 89, 150, 151, 52, 120, 116, 67, 125],
             ),
         ];
-        for ((w, h, ow, oh), sum, first) in cases {
-            let out = resize_l(
-                &crate::hashes::tests::pattern(w, h),
-                w,
-                h,
-                ow,
-                oh,
-                Filter::Lanczos,
-            );
-            assert_eq!(
-                out.iter().map(|&v| u64::from(v)).sum::<u64>(),
-                sum,
-                "{w}x{h}"
-            );
-            assert_eq!(out[..12], first, "{w}x{h}");
-        }
+        assert_golden(&cases, Filter::Lanczos);
     }
 
     /// Golden values from Pillow 13.0 `Image.fromarray(pattern, "L").resize(size, BICUBIC)`,
@@ -350,8 +348,7 @@ mod tests {
     /// images).
     #[test]
     fn bicubic_matches_pillow() {
-        type Case = ((usize, usize, usize, usize), u64, [u8; 12]);
-        let cases: [Case; 4] = [
+        let cases: [GoldenCase; 4] = [
             (
                 (20, 60, 9, 8),
                 9075,
@@ -373,16 +370,7 @@ mod tests {
                 [0, 9, 36, 61, 85, 112, 149, 177, 203, 240, 112, 0],
             ),
         ];
-        for ((w, h, ow, oh), sum, first) in cases {
-            let src = crate::hashes::tests::pattern(w, h);
-            let out = resize_l(&src, w, h, ow, oh, Filter::Bicubic);
-            assert_eq!(
-                out.iter().map(|&v| u64::from(v)).sum::<u64>(),
-                sum,
-                "{w}x{h}"
-            );
-            assert_eq!(out[..12], first, "{w}x{h}");
-        }
+        assert_golden(&cases, Filter::Bicubic);
     }
 
     #[test]
