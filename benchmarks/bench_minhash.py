@@ -178,6 +178,23 @@ def main() -> None:
         f"mdf {ours['rss_mib']:.0f}"
     )
     print(f"kept: datatrove {kept_dt:,}, mdf {stats['output_records']:,}")
+    if (dt_work / "kept").exists():
+        dt_ids, mdf_ids = kept_ids(dt_work / "kept"), kept_ids(out)
+        differ = len(dt_ids ^ mdf_ids)
+        print(
+            f"same decision (kept/removed) on {1 - differ / n:.4%} of documents "
+            f"({differ:,} differ: {len(mdf_ids - dt_ids):,} kept by mdf only, "
+            f"{len(dt_ids - mdf_ids):,} by datatrove only)"
+        )
+
+
+def kept_ids(folder: Path) -> set[str]:
+    """The ids in the JSONL files of an output folder."""
+    ids: set[str] = set()
+    for path in sorted(folder.glob("*.jsonl")):
+        with open(path) as f:
+            ids.update(json.loads(line)["id"] for line in f)
+    return ids
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ def test_dedup_plan_prints_the_s_curve_and_phase_sizes():
         assert phase in out.stdout
     exact = mdf("dedup-plan", "--docs", "100000000", "--method", "exact")
     assert exact.returncode == 0 and "merge" not in exact.stdout
+    assert "pieces" not in exact.stdout  # 100M x 76 B / 64 partitions fits in 1024 MiB
+    # 10M MinHash docs in one partition: 14 x 76 B x 10M = 9.9 GiB, split into 10 pieces.
+    split = mdf("dedup-plan", "--docs", "10000000", "--partitions", "1")
+    assert "split into 10 pieces" in split.stdout, split.stdout
 
 
 def test_exact_dedup_keeps_first_copy_whatever_the_worker_count(tmp_path):

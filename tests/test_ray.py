@@ -186,6 +186,15 @@ def test_text_pipeline_identical_to_local(cluster, tmp_path):
     assert stats["executor"] == "ray" and stats["shards_total"] == 8
     _same_run(tmp_path / "local", tmp_path / "ray")
     assert len(rejects_of(tmp_path / "ray")) == 1
+    # The driver keeps `_mdf/progress.json` as the local runner does, per stage.
+    progress = json.loads((tmp_path / "ray" / "_mdf" / "progress.json").read_text())
+    local_progress = json.loads((tmp_path / "local" / "_mdf" / "progress.json").read_text())
+    assert progress["state"] == "done" and progress["shards_done"] == 8
+    for key in ("records_in", "records_out", "shards_total"):
+        assert progress[key] == local_progress[key], key
+    assert [(s["name"], s["records_in"], s["records_out"]) for s in progress["stages"]] == [
+        (s["name"], s["records_in"], s["records_out"]) for s in local_progress["stages"]
+    ]
     # Rerunning resumes everything: no shard is redone.
     again = mdf.run(on_ray, executor="ray", address=cluster, progress="off")
     assert again["shards_resumed"] == 8

@@ -108,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     dp.add_argument("--shards", type=int, default=1000)
     dp.add_argument("--workers", type=int, default=1)
     dp.add_argument("--doc-bytes", type=int, default=5000, help="average document size")
+    dp.add_argument(
+        "--memory-mb", type=int, default=1024, help="executor.dedup_memory_mb (group task budget)"
+    )
     dp.add_argument("--dup-fraction", type=float, default=0.2, help="share of duplicates")
     dp.add_argument("--fp-rate", type=float, default=0.01, help="bloom: false-positive rate")
     dp.add_argument("--ngrams-per-doc", type=int, default=800, help="bloom: n-grams per document")
@@ -409,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                 max(args.workers, 1),
                 args.doc_bytes,
                 args.dup_fraction,
+                max(args.memory_mb, 1),
             )
             print("\n".join(lines))
         else:

@@ -100,11 +100,16 @@ def plan(
     workers: int,
     doc_bytes: int,
     dup_fraction: float,
+    memory_mb: int = 1024,
 ) -> list[str]:
     keys_per_doc = bands if method == "minhash" else 1
     keys = docs * keys_per_doc
     key_bytes = keys * KEY_RECORD_BYTES
-    group_bytes = keys * GROUP_BYTES_PER_KEY / partitions * workers
+    per_task = keys * GROUP_BYTES_PER_KEY / partitions
+    budget = memory_mb * 2**20
+    # A group task over executor.dedup_memory_mb splits its partition into pieces on disk.
+    pieces = min(math.ceil(per_task / budget), 512)
+    group_bytes = min(per_task, per_task / pieces) * workers
     members = docs * dup_fraction * (2 if dup_fraction > 0 else 0)
     out = [f"{method} dedup of {docs:,} documents in {shards} shards, {workers} workers"]
     if method == "minhash":
@@ -126,6 +131,12 @@ def plan(
         f"group            {_size(group_bytes):>12} in all workers  "
         f"{_size(members * CLUSTER_ENTRY_BYTES):>12} cluster/group files",
     ]
+    if pieces > 1:
+        out.append(
+            f"                 (each partition needs {_size(per_task)}: over dedup_memory_mb "
+            f"{memory_mb}, so it is split into {pieces} pieces on disk, "
+            f"+{_size(per_task * KEY_RECORD_BYTES / GROUP_BYTES_PER_KEY)} while it runs)"
+        )
     if method == "minhash":
         out.append(
             f"merge (1 task)   {_size(members * UNION_BYTES_PER_DOC):>12}                  "
@@ -136,6 +147,6 @@ def plan(
         "in all workers  output",
         "",
         f"(assumes {dup_fraction:.0%} of documents are duplicates and {doc_bytes:,} bytes per "
-        "document; raise num_partitions to lower the group memory)",
+        "document; raise num_partitions for smaller, more parallel group tasks)",
     ]
     return out

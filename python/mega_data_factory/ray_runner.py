@@ -324,44 +324,9 @@ def _ray_options(resources: dict[str, Any], default_cpu: float) -> dict[str, Any
     return opts
 
 
-class _Progress:
-    def __init__(self, mode: str, total: int, resumed: int, stages: list[str]) -> None:
-        self.mode, self.total, self.done = mode, total, resumed
-        self.records_in = 0
-        self.stage_out: dict[str, int] = dict.fromkeys(stages, 0)
-        self.started = self.last = time.time()
-        self.tty = sys.stderr.isatty()
-
-    def add(self, stats: dict[str, Any]) -> None:
-        self.done += 1
-        if stats.get("skipped"):
-            return
-        self.records_in += stats["input_records"]
-        # A stage's output is its last operator's.
-        last_out = {op["stage"]: op["out"] for op in stats["operators"]}
-        for stage, n in last_out.items():
-            self.stage_out[stage] = self.stage_out.get(stage, 0) + n
-
-    def line(self) -> str:
-        secs = max(time.time() - self.started, 1e-9)
-        stages = ", ".join(f"{s} {n} out" for s, n in self.stage_out.items())
-        return (
-            f"[mdf] ray: shards {self.done}/{self.total} | {self.records_in} records in "
-            f"({self.records_in / secs:,.0f}/s) | {stages}"
-        )
-
-    def note(self, text: str) -> None:
-        if self.mode != "off":
-            print(f"[mdf] ray: {text}", file=sys.stderr, flush=True)
-
-    def tick(self, force: bool = False) -> None:
-        if self.mode == "off":
-            return
-        every = 1.0 if (self.mode == "auto" and self.tty) else 10.0
-        if force or time.time() - self.last >= every:
-            self.last = time.time()
-            end = "\r" if (self.mode == "auto" and self.tty and not force) else "\n"
-            print(self.line(), end=end, file=sys.stderr, flush=True)
+def _note(mode: str, text: str) -> None:
+    if mode != "off":
+        print(f"[mdf] ray: {text}", file=sys.stderr, flush=True)
 
 
 def run(
@@ -389,7 +354,9 @@ def run(
         _native.prepare(text, name, overrides, overwrite, OperatorRegistry._native_specs())
     )
     config = prep["config"]
-    run_dir = os.path.abspath(prep["run_dir"])
+    run_dir = prep["run_dir"]
+    if "://" not in run_dir:  # an object-store run directory is already absolute
+        run_dir = os.path.abspath(run_dir)
     address = config["executor"].get("address")
     pooled = [s for s in config["stages"] if _is_pooled(s)]
     in_task = [s for s in config["stages"] if not _is_pooled(s)]
@@ -411,6 +378,8 @@ def run(
         we_started = True
     pools: dict[str, Any] = {}
     in_flight: dict[Any, int] = {}
+    bar = None
+    state = "failed"
     phase_seconds: dict[str, float] = {}
     try:
         ctx: dict[str, Any] = {
@@ -438,9 +407,8 @@ def run(
         cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
         limit = max_in_flight or max(2, 2 * int(cluster_cpus / max(task_cpu, 0.01)))
         remote_task = ray.remote(_run_task)
-        bar = _Progress(
-            progress, prep["shards_total"], prep["resumed"], [s["name"] for s in config["stages"]]
-        )
+        # The local runner's reporter: the terminal line and `_mdf/progress.json`.
+        bar = _native.RunProgress(run_dir, progress, OperatorRegistry._native_specs())
         for phase in phases:
             # Segment tasks run the in-task stages; group and merge tasks need one CPU.
             task = remote_task.options(
@@ -450,7 +418,7 @@ def run(
             )
             phase_started = time.time()
             if not phase["is_last"]:
-                bar.note(f"{phase['label']}: {len(phase['pending'])} task(s)")
+                _note(progress, f"{phase['label']}: {len(phase['pending'])} task(s)")
             pending = deque(phase["pending"])
             while pending or in_flight:
                 while pending and len(in_flight) < limit:
@@ -458,16 +426,17 @@ def run(
                     in_flight[task.remote(ctx, phase, number)] = number
                 done, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
                 for ref in done:
-                    in_flight.pop(ref)
-                    result = json.loads(_result(ray, ref))
+                    number = in_flight.pop(ref)
+                    result = _result(ray, ref)
                     if phase["is_last"]:
-                        bar.add(result)
-                bar.tick()
+                        bar.shard_done(number, result)
             # The barrier: the next phase reads what every task of this one wrote.
             phase_seconds[phase["label"]] = time.time() - phase_started
-        bar.tick(force=True)
         pool_info = {name: ray.get(h.info.remote()) for name, h in pools.items()}
+        state = "done"
     finally:
+        if bar is not None:
+            bar.finish(state)
         for ref in in_flight:
             ray.cancel(ref, force=True)
         for handle in pools.values():

@@ -153,6 +153,11 @@ pub struct ExecutorConfig {
     /// that does not set its own. Default: none (each operator's default).
     #[serde(default)]
     pub dedup_num_buckets: Option<usize>,
+    /// Memory (MiB) one dedup group task may use for its partition's key records. A larger
+    /// partition is split on disk into key-disjoint pieces that are grouped one at a time, so the
+    /// output does not change. Default 1024.
+    #[serde(default = "default_dedup_memory_mb")]
+    pub dedup_memory_mb: u64,
 }
 
 impl Default for ExecutorConfig {
@@ -167,6 +172,7 @@ impl Default for ExecutorConfig {
             metrics: MetricsConfig::default(),
             rejected_samples: RejectedSamplesConfig::default(),
             dedup_num_buckets: None,
+            dedup_memory_mb: default_dedup_memory_mb(),
         }
     }
 }
@@ -228,6 +234,10 @@ pub fn default_batch_size() -> usize {
     1000
 }
 
+pub fn default_dedup_memory_mb() -> u64 {
+    1024
+}
+
 /// A whole pipeline, resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -251,6 +261,9 @@ impl PipelineConfig {
         }
         if e.num_workers == Some(0) {
             return Err("executor.num_workers must be at least 1".into());
+        }
+        if e.dedup_memory_mb == 0 {
+            return Err("executor.dedup_memory_mb must be at least 1".into());
         }
         let mut names = std::collections::HashSet::new();
         for stage in &self.stages {

@@ -194,6 +194,14 @@ pub trait GlobalOperator: Send {
         None
     }
 
+    /// Whether [`GlobalOperator::group`] relates only records with equal keys, so that a group
+    /// task over its memory budget may split its partition by key and group the pieces one at a
+    /// time. `false` for an operator that needs the whole partition at once (a dataset-wide
+    /// percentile). Default: `true`.
+    fn groups_by_key(&self) -> bool {
+        true
+    }
+
     /// Annotation columns to add in the filter phase, if any.
     fn cluster_columns(&self) -> Option<ClusterColumns> {
         None

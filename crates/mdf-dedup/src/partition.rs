@@ -34,6 +34,25 @@ pub fn partition_of(key: u128, partitions: usize) -> usize {
     (((key >> 64) as u64 as u128 * partitions as u128) >> 64) as usize
 }
 
+/// The piece of a key inside its partition when a group task splits the partition to stay in
+/// its memory budget: a multiply-shift of a mix of both halves, independent of [`partition_of`]
+/// (and spread even for small keys such as cluster numbers).
+pub fn piece_of(key: u128, pieces: usize) -> usize {
+    let mut x = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
+    // splitmix64's finaliser.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    ((x as u128 * pieces as u128) >> 64) as usize
+}
+
+fn encode_record(out: &mut Vec<u8>, key: u128, doc: DocId, payload: &[u8]) {
+    out.extend_from_slice(&key.to_le_bytes());
+    out.extend_from_slice(&doc.0.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
 /// Accumulates one shard's key records, per partition.
 #[derive(Debug)]
 pub struct KeyFileWriter {
@@ -51,11 +70,7 @@ impl KeyFileWriter {
 
     pub fn push(&mut self, key: u128, doc: DocId, payload: &[u8]) {
         let p = partition_of(key, self.sections.len());
-        let section = &mut self.sections[p];
-        section.extend_from_slice(&key.to_le_bytes());
-        section.extend_from_slice(&doc.0.to_le_bytes());
-        section.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        section.extend_from_slice(payload);
+        encode_record(&mut self.sections[p], key, doc, payload);
         self.records += 1;
     }
 
@@ -81,9 +96,14 @@ impl KeyFileWriter {
     }
 }
 
-/// Reads the byte range `[offsets[i], offsets[i+1])` of a file that ends with
-/// `offsets · count u32 · magic`.
-fn read_indexed_section(path: &Path, magic: &[u8; 4], index: usize) -> Result<Vec<u8>> {
+/// The byte range `[offsets[i], offsets[i+1])` of a file that ends with
+/// `offsets · count u32 · magic` (reads the footer only).
+fn indexed_section_range(
+    file: &mut File,
+    path: &Path,
+    magic: &[u8; 4],
+    index: usize,
+) -> Result<(u64, u64)> {
     let io = |e| MdfError::io(path, e);
     let corrupt = |what: &str| {
         MdfError::internal(format!(
@@ -91,7 +111,6 @@ fn read_indexed_section(path: &Path, magic: &[u8; 4], index: usize) -> Result<Ve
             path.display()
         ))
     };
-    let mut file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     if len < 8 {
         return Err(corrupt("file too short"));
@@ -119,10 +138,81 @@ fn read_indexed_section(path: &Path, magic: &[u8; 4], index: usize) -> Result<Ve
     if start > end || end > len - footer {
         return Err(corrupt("bad section offsets"));
     }
+    Ok((start, end))
+}
+
+/// Reads the byte range `[offsets[i], offsets[i+1])` of a file that ends with
+/// `offsets · count u32 · magic`.
+fn read_indexed_section(path: &Path, magic: &[u8; 4], index: usize) -> Result<Vec<u8>> {
+    let io = |e| MdfError::io(path, e);
+    let mut file = File::open(path).map_err(io)?;
+    let (start, end) = indexed_section_range(&mut file, path, magic, index)?;
     let mut bytes = vec![0u8; (end - start) as usize];
     file.seek(SeekFrom::Start(start)).map_err(io)?;
     file.read_exact(&mut bytes).map_err(io)?;
     Ok(bytes)
+}
+
+/// The bytes of partition `partition` over the key files in `paths` (footers only; missing
+/// files hold nothing): what a group task reads.
+pub fn partition_bytes(paths: &[std::path::PathBuf], partition: usize) -> Result<u64> {
+    let mut total = 0;
+    for path in paths {
+        if path.exists() {
+            let mut file = File::open(path).map_err(|e| MdfError::io(path, e))?;
+            let (start, end) = indexed_section_range(&mut file, path, KEY_MAGIC, partition)?;
+            total += end - start;
+        }
+    }
+    Ok(total)
+}
+
+/// Memory a group task needs for `bytes` of key records: the bytes plus one parsed
+/// [`KeyRecord`] per record (at most one per [`KEY_RECORD_BYTES`]).
+pub fn group_memory(bytes: u64) -> u64 {
+    bytes + bytes / KEY_RECORD_BYTES as u64 * std::mem::size_of::<KeyRecord<'_>>() as u64
+}
+
+/// Splits partition `partition` of the key files in `paths` into `pieces` key-disjoint files
+/// `dir/piece-NNNNNN` (by [`piece_of`]), reading one shard's section at a time. Records keep
+/// their order within each piece. Returns the pieces' paths (a piece may be empty).
+pub fn split_partition(
+    paths: &[std::path::PathBuf],
+    partition: usize,
+    pieces: usize,
+    dir: &Path,
+) -> Result<Vec<std::path::PathBuf>> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).map_err(|e| MdfError::io(dir, e))?;
+    let piece_paths: Vec<std::path::PathBuf> = (0..pieces)
+        .map(|i| dir.join(format!("piece-{i:06}")))
+        .collect();
+    let mut writers = piece_paths
+        .iter()
+        .map(|p| {
+            File::create(p)
+                .map(std::io::BufWriter::new)
+                .map_err(|e| MdfError::io(p, e))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut scratch = Vec::new();
+    for path in paths.iter().filter(|p| p.exists()) {
+        let section = read_indexed_section(path, KEY_MAGIC, partition)?;
+        let mut records = Vec::new();
+        parse_records(&section, &mut records)?;
+        for r in &records {
+            let i = piece_of(r.key, pieces);
+            scratch.clear();
+            encode_record(&mut scratch, r.key, r.doc, r.payload);
+            writers[i]
+                .write_all(&scratch)
+                .map_err(|e| MdfError::io(&piece_paths[i], e))?;
+        }
+    }
+    for (w, p) in writers.iter_mut().zip(&piece_paths) {
+        w.flush().map_err(|e| MdfError::io(p, e))?;
+    }
+    Ok(piece_paths)
 }
 
 /// One partition's records, read from every shard's key file.
@@ -132,6 +222,12 @@ pub struct PartitionData {
 }
 
 impl PartitionData {
+    /// The records of a piece written by [`split_partition`].
+    pub fn read_piece(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| MdfError::io(path, e))?;
+        Ok(PartitionData { bytes: vec![bytes] })
+    }
+
     /// Reads partition `partition` of each key file in `paths` (missing files: shards without
     /// rows, which write none).
     pub fn read(paths: &[std::path::PathBuf], partition: usize) -> Result<Self> {
@@ -566,6 +662,52 @@ mod tests {
             }
         }
         assert_eq!(seen, 100);
+    }
+
+    #[test]
+    fn a_split_partition_has_every_record_once_and_each_key_in_one_piece() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for shard in 0..3usize {
+            let mut w = KeyFileWriter::new(2);
+            for i in 0..200u64 {
+                // Small keys (as cluster numbers are) repeat across shards.
+                w.push(
+                    u128::from(i % 50),
+                    d(shard, i),
+                    &i.to_le_bytes()[..(i % 4) as usize],
+                );
+            }
+            let path = tmp.path().join(format!("k{shard}.bin"));
+            std::fs::write(&path, w.finish()).unwrap();
+            paths.push(path);
+        }
+        let whole = PartitionData::read(&paths, 0).unwrap();
+        let mut expected: Vec<(u128, DocId, Vec<u8>)> = whole
+            .records()
+            .unwrap()
+            .iter()
+            .map(|r| (r.key, r.doc, r.payload.to_vec()))
+            .collect();
+        assert!(partition_bytes(&paths, 0).unwrap() > 0);
+        let pieces = split_partition(&paths, 0, 4, &tmp.path().join("spill")).unwrap();
+        let mut got = Vec::new();
+        let mut key_piece = std::collections::HashMap::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            let data = PartitionData::read_piece(piece).unwrap();
+            let records = data.records().unwrap();
+            assert!(
+                !records.is_empty(),
+                "piece {i} is empty: small keys not spread"
+            );
+            for r in records {
+                assert_eq!(*key_piece.entry(r.key).or_insert(i), i, "key in two pieces");
+                got.push((r.key, r.doc, r.payload.to_vec()));
+            }
+        }
+        got.sort();
+        expected.sort();
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -92,6 +92,10 @@ impl GlobalOperator for ScorePercentileFilter {
         Some(BELOW_PERCENTILE)
     }
 
+    fn groups_by_key(&self) -> bool {
+        false // the percentile is over the whole partition
+    }
+
     fn extract(
         &mut self,
         batch: &RecordBatch,

@@ -24,16 +24,20 @@
 //! under `_mdf/global/gKK/` and ends with a done marker, so a task is skipped on resume and any
 //! runner (local threads, Ray tasks) can run it. Memory: a segment task holds one shard's keys
 //! (28 bytes + payload per key); a group task holds one partition (28 bytes + payload per key,
-//! over all shards); a merge task holds about 24 bytes per document that has a duplicate.
+//! over all shards, plus a 48-byte parsed record each), or, when that is over
+//! `executor.dedup_memory_mb`, splits the partition by key into pieces on disk and holds one
+//! piece at a time (its done marker records the estimate and the piece count); a merge task
+//! holds about 24 bytes per document that has a duplicate.
 
 use std::path::PathBuf;
 
-use mdf_core::global::{GlobalOperator, Grouping, Keeper, KeyRecord};
+use mdf_core::global::{DocId, GlobalOperator, Grouping, Keeper, KeyRecord};
 use mdf_core::{MdfError, Result};
 use mdf_dedup::partition::{
     clusters_of_groups, decode_groups, dropped_entries, encode_clusters, encode_edits,
-    encode_fit_sample, encode_groups, fit_sample_of, group_partition, key_file_records, DocUnion,
-    Edit, Group, KeyFileWriter, PartitionData,
+    encode_fit_sample, encode_groups, fit_sample_of, group_memory, group_partition,
+    key_file_records, partition_bytes, split_partition, DocUnion, Edit, Group, KeyFileWriter,
+    PartitionData,
 };
 
 use crate::plan::{Plan, PlanStep, PlannedOperator};
@@ -148,13 +152,8 @@ impl GlobalDir {
     /// Removes the bulky state (keys, staged rows) once every shard of the run is committed;
     /// the cluster files stay for inspection.
     pub fn clean_up(&self) -> Result<()> {
-        for sub in ["keys", "staged", "samples", "routed"] {
-            let dir = self.root.join(sub);
-            match std::fs::remove_dir_all(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(MdfError::io(&dir, e)),
-            }
+        for sub in ["keys", "staged", "samples", "routed", "spill"] {
+            remove_dir_if_exists(&self.root.join(sub))?;
         }
         Ok(())
     }
@@ -191,6 +190,11 @@ impl GlobalDir {
     }
 
     /// The edits of one shard ([`Grouping::Sequential`]).
+    /// Where a group task over its memory budget splits its partition.
+    pub fn spill_dir(&self, partition: usize) -> PathBuf {
+        self.root.join("spill").join(format!("{partition:06}"))
+    }
+
     pub fn edits_file(&self, shard: usize) -> PathBuf {
         self.root.join("edits").join(format!("{shard:06}.bin"))
     }
@@ -230,6 +234,16 @@ pub fn marker(run_dir: &RunDir, phase: Phase, index: usize) -> PathBuf {
     }
 }
 
+/// At most this many on-disk pieces per partition (open files of one group task).
+const MAX_PIECES: usize = 512;
+
+fn remove_dir_if_exists(path: &std::path::Path) -> Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(MdfError::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
 /// Group task `partition` of global step `k`.
 pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> Result<()> {
     let op = global_step(plan, k)?;
@@ -251,14 +265,31 @@ pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> R
         run_scan(plan, &dir, global.as_mut())?;
         return write_atomic(&marker(run_dir, Phase::Group(k), partition), b"");
     }
-    let data = PartitionData::read(&key_files, partition)?;
     let keep_keys = global.keeper() == Keeper::UnionBySizeRoot;
     let mut groups: Vec<Group> = Vec::new();
-    group_partition(global.as_mut(), &data, &mut |docs, key| {
+    let mut emit = |docs: &[DocId], key: &[u8]| {
         let key = if keep_keys { key.to_vec() } else { Vec::new() };
         groups.push((docs.to_vec(), key))
-    })?;
-    drop(data);
+    };
+    let budget = plan.config.executor.dedup_memory_mb.saturating_mul(1 << 20);
+    let need = group_memory(partition_bytes(&key_files, partition)?);
+    let mut pieces = 1;
+    if need > budget && global.groups_by_key() {
+        // Over budget: split the partition by key on disk and group the pieces one at a time.
+        // Groups never span pieces, and every later step sorts what it reads, so the output
+        // is the same as in memory.
+        pieces = usize::try_from(need.div_ceil(budget)).map_or(MAX_PIECES, |n| n.min(MAX_PIECES));
+        let spill = dir.spill_dir(partition);
+        remove_dir_if_exists(&spill)?; // pieces of an attempt that died
+        for piece in split_partition(&key_files, partition, pieces, &spill)? {
+            let data = PartitionData::read_piece(&piece)?;
+            group_partition(global.as_mut(), &data, &mut emit)?;
+        }
+        remove_dir_if_exists(&spill)?;
+    } else {
+        let data = PartitionData::read(&key_files, partition)?;
+        group_partition(global.as_mut(), &data, &mut emit)?;
+    }
     match global.grouping() {
         Grouping::Disjoint => {
             let groups = groups.into_iter().map(|(docs, _)| docs);
@@ -279,7 +310,12 @@ pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> R
             return Err(MdfError::internal("a sequential operator has no groups"));
         }
     }
-    write_atomic(&marker(run_dir, Phase::Group(k), partition), b"")
+    // The marker says how the partition was grouped, for whoever sizes the next run.
+    let note = format!("estimated_bytes {need}\nbudget_bytes {budget}\npieces {pieces}\n");
+    write_atomic(
+        &marker(run_dir, Phase::Group(k), partition),
+        note.as_bytes(),
+    )
 }
 
 /// The scan of a sequential global step: every shard's key file in shard order, each

@@ -202,13 +202,14 @@ fn fingerprint(config: &PipelineConfig, shards: &[ShardSpec]) -> Result<String> 
         shards: &'a [ShardSpec],
     }
     let mut config = config.clone();
-    // Worker counts, reporting and the executor do not change the output: a run started
+    // Worker counts, reporting, the executor and memory budgets do not change the output: a run started
     // locally may be resumed on Ray and the other way round.
     config.executor.num_workers = None;
     config.executor.executor_type = Default::default();
     config.executor.use_ray = false;
     config.executor.address = None;
     config.executor.metrics = Default::default();
+    config.executor.dedup_memory_mb = mdf_core::config::default_dedup_memory_mb();
     config.data_loader.num_workers = None;
     let bytes = serde_json::to_vec(&Identity {
         config: &config,

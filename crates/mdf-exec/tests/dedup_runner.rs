@@ -333,6 +333,45 @@ fn minhash_dedup_keeps_one_per_cluster_with_any_worker_count() {
     assert_eq!(outputs[0], expected);
 }
 
+/// The `pieces` a group task's done marker records.
+fn group_pieces(out: &Path, partition: usize) -> usize {
+    let marker = out.join(format!("_mdf/global/g00/done/group-{partition:06}"));
+    let note = std::fs::read_to_string(marker).unwrap();
+    let line = note.lines().find(|l| l.starts_with("pieces ")).unwrap();
+    line["pieces ".len()..].parse().unwrap()
+}
+
+#[test]
+fn a_partition_over_the_memory_budget_is_split_on_disk_with_the_same_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 3,000 documents x 14 bands in one partition: about 3 MiB to group in memory.
+    write_near_duplicates(&tmp.path().join("in"), 3, 1000);
+    let registry = Arc::new(builtin_registry());
+    let ops = "      - name: minhash_deduplicator\n        params: {num_partitions: 1}\n";
+    let mut outputs = Vec::new();
+    for budget_mb in [1024, 1] {
+        let out = tmp.path().join(format!("out{budget_mb}"));
+        let text = config(&tmp.path().join("in"), &out, ops);
+        let text = format!("{text}  dedup_memory_mb: {budget_mb}\n");
+        let summary = run_local(&plan(&registry, text), &options(2)).unwrap();
+        assert_eq!(summary.stats.input_records, 3000);
+        let pieces = group_pieces(&out, 0);
+        if budget_mb == 1 {
+            assert!(pieces >= 3, "split into {pieces} pieces");
+            assert!(
+                !out.join("_mdf/global/g00/spill").exists(),
+                "pieces left behind"
+            );
+        } else {
+            assert_eq!(pieces, 1);
+        }
+        outputs.push(kept(&out));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let expected: Vec<String> = (0..40).map(|n| format!("d{n}")).collect();
+    assert_eq!(outputs[0], expected);
+}
+
 /// A corpus for `bloom_deduplicator`: documents of 1-5 paragraphs drawn from a pool of 40
 /// paragraphs (so most repeat an earlier one), fresh paragraphs, short lines (< 13 tokens,
 /// never removed) and exact copies of earlier documents. Words are lower-case alphanumerics

@@ -100,6 +100,18 @@ fn validate(
 }
 
 /// Runs a config on the local executor. Returns the run summary (stats.json) as JSON.
+/// `auto` (a bar on a terminal, log lines otherwise), `log` or `off`.
+pub(crate) fn progress_mode(mode: &str) -> PyResult<ProgressMode> {
+    match mode {
+        "auto" => Ok(ProgressMode::Auto),
+        "log" => Ok(ProgressMode::Log),
+        "off" => Ok(ProgressMode::Off),
+        other => Err(errors::ConfigError::new_err(format!(
+            "progress must be auto, log or off, got `{other}`"
+        ))),
+    }
+}
+
 #[pyfunction]
 #[pyo3(signature = (text, name, overrides, workers=None, overwrite=false, progress="auto", py_ops=None))]
 #[allow(clippy::too_many_arguments)]
@@ -115,16 +127,7 @@ fn run(
 ) -> PyResult<String> {
     let registry = registry_with(py_ops)?;
     let config = parse(text, name, overrides, &registry)?;
-    let progress = match progress {
-        "auto" => ProgressMode::Auto,
-        "log" => ProgressMode::Log,
-        "off" => ProgressMode::Off,
-        other => {
-            return Err(errors::ConfigError::new_err(format!(
-                "progress must be auto, log or off, got `{other}`"
-            )))
-        }
-    };
+    let progress = progress_mode(progress)?;
     let options = RunOptions {
         workers,
         overwrite,
@@ -281,6 +284,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(executor_of, m)?)?;
     m.add_function(wrap_pyfunction!(ray_tasks::prepare, m)?)?;
     m.add_function(wrap_pyfunction!(ray_tasks::finalize, m)?)?;
+    m.add_class::<ray_tasks::RunProgress>()?;
     m.add_class::<ray_tasks::ShardRunner>()?;
     m.add_class::<ray_tasks::StageWorker>()?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;

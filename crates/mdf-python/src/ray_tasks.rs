@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex};
 
 use arrow::pyarrow::{FromPyArrow, ToPyArrow};
 use arrow::record_batch::RecordBatch;
-use mdf_core::stats::OperatorStats;
+use mdf_core::stats::{OperatorStats, ShardStats};
 use mdf_core::{MdfError, Registry, Result};
 use mdf_exec::global::Phase;
-use mdf_exec::progress::Progress;
+use mdf_exec::progress::{Progress, Reporter};
 use mdf_exec::rundir::RunDir;
+use mdf_exec::runner::{progress_plan, shard_bytes};
 use mdf_exec::task::{
     run_stage_batch, run_task_with_retries, task_done, StageOutput, StageService, TaskContext,
     WorkerSlot, WorkerState,
@@ -142,6 +143,77 @@ pub fn finalize(
         })
         .map_err(errors::to_py)?;
     to_json(&summary)
+}
+
+/// Live progress of a Ray run on the driver: the local runner's reporter (the terminal bar or log
+/// lines, and `_mdf/progress.json` with its ETA), fed with each shard's stats when the shard's
+/// last task finishes.
+#[pyclass(module = "mega_data_factory._native")]
+pub struct RunProgress {
+    progress: Arc<Progress>,
+    shard_bytes: Vec<u64>,
+    reporter: Mutex<Option<Reporter>>,
+}
+
+#[pymethods]
+impl RunProgress {
+    #[new]
+    #[pyo3(signature = (run_dir, mode="auto", py_ops=None))]
+    fn new(
+        py: Python<'_>,
+        run_dir: PathBuf,
+        mode: &str,
+        py_ops: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let mode = crate::progress_mode(mode)?;
+        let registry = crate::registry_with(py_ops)?;
+        let (plan, dir) = py
+            .detach(|| plan_of(&run_dir, &registry))
+            .map_err(errors::to_py)?;
+        let progress = Arc::new(Progress::new(plan.operators().count()));
+        let reporter = Reporter::start(mode, progress.clone(), progress_plan(&plan, &dir));
+        Ok(RunProgress {
+            progress,
+            shard_bytes: plan.shards.iter().map(shard_bytes).collect(),
+            reporter: Mutex::new(Some(reporter)),
+        })
+    }
+
+    /// Counts shard `task` (its position in the plan) as done, with its stats as `run_task`
+    /// returned them for the shard's last segment.
+    fn shard_done(&self, task: usize, stats: &str) -> PyResult<()> {
+        let stats: ShardStats = serde_json::from_str(stats)
+            .map_err(|e| errors::InternalError::new_err(format!("shard stats: {e}")))?;
+        let outs: Vec<u64> = stats.operators.iter().map(|o| o.records_out).collect();
+        self.progress.add_input(stats.input_records);
+        self.progress.add_output(stats.output_records);
+        self.progress.add_operator_outputs(&outs);
+        let bytes = self.shard_bytes.get(task).copied().unwrap_or(0);
+        self.progress.shard_done(bytes);
+        Ok(())
+    }
+
+    /// Stops the reporter and leaves `progress.json` with `state` `done` or `failed`.
+    fn finish(&self, state: &str) -> PyResult<()> {
+        let state = match state {
+            "done" => "done",
+            "failed" => "failed",
+            other => {
+                return Err(errors::InternalError::new_err(format!(
+                    "progress state must be done or failed, got `{other}`"
+                )))
+            }
+        };
+        let reporter = self
+            .reporter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(reporter) = reporter {
+            reporter.finish(state);
+        }
+        Ok(())
+    }
 }
 
 /// The plan of a prepared run directory, rebuilt in a worker from its manifest.
