@@ -146,6 +146,46 @@ def test_s3_pipeline_gives_the_local_output_and_resumes(s3, tmp_path):
     assert mdf.run(cfg, progress="off")["output_records"] == local["output_records"]
 
 
+def test_ray_runner_writes_the_same_run_directory_to_s3(s3, tmp_path):
+    pytest.importorskip("ray")
+    s3.create_bucket(Bucket="rayrun")
+    local_in = tmp_path / "in"
+    for f in range(3):
+        write_jsonl(local_in / f"part{f}.jsonl", docs(200, start=f * 200))
+    upload_dir(s3, local_in, "rayrun", "raw")
+    ops = [
+        {"name": "text_length_filter", "params": {"min_length": 50}},
+        {"name": "word_count"},
+    ]
+    imports = {"imports": ["user_ops.my_filters"]}
+    local = mdf.run(config(local_in, tmp_path / "out", operators=ops, **imports), progress="off")
+    # Ray workers (started by this run) inherit the S3 settings from the environment.
+    on_ray = mdf.run(
+        config("s3://rayrun/raw/", "s3://rayrun/runs/ray", operators=ops, **imports),
+        executor="ray",
+        progress="off",
+    )
+    assert on_ray["executor"] == "ray"
+    assert on_ray["output_records"] == local["output_records"] > 0
+    got = objects(s3, "rayrun", "runs/ray")
+    data = {k: v for k, v in got.items() if k.startswith("part-")}
+    want = output_files(tmp_path / "out")
+    assert sorted(data) == sorted(want)
+    for name, local_bytes in want.items():
+        remote_table = pq.read_table(io.BytesIO(data[name])).drop_columns(["_source_file"])
+        assert remote_table == pq.read_table(io.BytesIO(local_bytes)).drop_columns(
+            ["_source_file"]
+        ), name
+    assert json.loads(got["_mdf/stats.json"])["output_records"] == local["output_records"]
+    assert sum(k.startswith("_mdf/done/") for k in got) == on_ray["shards_total"] == 3
+
+    # Dedup state needs a filesystem: refused before any work, naming the key.
+    dedup = [{"name": "text_exact_deduplicator"}]
+    with pytest.raises(mdf.ConfigError, match="output_path.*object store"):
+        mdf.run(config("s3://rayrun/raw/", "s3://rayrun/runs/dedup", operators=dedup))
+    assert not objects(s3, "rayrun", "runs/dedup")
+
+
 def test_interrupted_upload_leaves_no_visible_object(s3, tmp_path, monkeypatch):
     s3.create_bucket(Bucket="big")
     # ~14 MB of poorly compressible text: the Parquet file spans several 5 MiB parts.
