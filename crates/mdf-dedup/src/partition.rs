@@ -600,11 +600,11 @@ impl CandidateSets {
             // End of file only at a record boundary.
             match reader.read(&mut header[..1]).map_err(io)? {
                 0 => return Ok(()),
-                _ => reader
-                    .read_exact(&mut header[1..])
-                    .map_err(|_| corrupt())?,
+                _ => reader.read_exact(&mut header[1..]).map_err(|_| corrupt())?,
             }
-            let doc = DocId(u64::from_le_bytes(header[..8].try_into().unwrap_or_default()));
+            let doc = DocId(u64::from_le_bytes(
+                header[..8].try_into().unwrap_or_default(),
+            ));
             let n = u32::from_le_bytes(header[8..].try_into().unwrap_or_default());
             let bytes = 8 * u64::from(n);
             let Ok(i) = self.docs.binary_search(&doc) else {
@@ -649,6 +649,8 @@ impl CandidateSets {
 /// What the verification of candidate pairs did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VerifyCounts {
+    /// Documents in a group of two or more (whose sets were loaded).
+    pub candidate_docs: u64,
     /// Pairs whose sets were compared.
     pub pairs_checked: u64,
     /// Pairs compared and found below the threshold.
@@ -845,6 +847,7 @@ mod tests {
         assert_eq!(
             counts,
             VerifyCounts {
+                candidate_docs: 0,
                 pairs_checked: 1 + 1 + 3 + 4,
                 pairs_rejected: 3 + 4
             }
@@ -861,6 +864,7 @@ mod tests {
         assert_eq!(
             counts,
             VerifyCounts {
+                candidate_docs: 0,
                 pairs_checked: 9,
                 pairs_rejected: 2 + 4
             }
