@@ -821,7 +821,7 @@ mod tests {
         let e: Vec<u64> = (0..5).chain([100]).chain(300..304).collect();
         let x: Vec<u64> = (200..210).collect();
         let docs = [d(0, 0), d(0, 3), d(1, 1), d(1, 7), d(2, 2)];
-        let mut files = vec![Vec::new(), Vec::new(), Vec::new()];
+        let mut files = [Vec::new(), Vec::new(), Vec::new()];
         for (doc, set) in docs.iter().zip([&a, &a, &c, &e, &x]) {
             encode_set_record(*doc, set, &mut files[doc.shard()]);
         }

@@ -424,7 +424,7 @@ enum Sink {
     Keys {
         keys: KeyFileWriter,
         /// The documents' sets, for an operator that verifies candidate pairs.
-        sets: Option<SetFileWriter>,
+        sets: Option<Box<SetFileWriter>>,
         staged: Box<StagedWriter>,
     },
 }
@@ -483,7 +483,7 @@ pub fn run_segment(
             Sink::Keys {
                 keys: KeyFileWriter::new(g.op.num_partitions()),
                 sets: match g.op.jaccard_threshold() {
-                    Some(_) => Some(SetFileWriter::create(&dir.set_file(shard.index))?),
+                    Some(_) => Some(Box::new(SetFileWriter::create(&dir.set_file(shard.index))?)),
                     None => None,
                 },
                 staged: Box::new(StagedWriter::new(dir.staged_file(shard.index))),
@@ -568,7 +568,7 @@ pub fn run_segment(
                     &mut next_row,
                     sink_keys,
                     keys,
-                    sets.as_mut(),
+                    sets.as_deref_mut(),
                     verdicts,
                     &mut stats,
                     &mut rejects,
