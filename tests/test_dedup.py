@@ -25,6 +25,10 @@ def test_dedup_plan_prints_the_s_curve_and_phase_sizes():
         assert phase in out.stdout
     exact = mdf("dedup-plan", "--docs", "100000000", "--method", "exact")
     assert exact.returncode == 0 and "merge" not in exact.stdout
+    verified = mdf("dedup-plan", "--docs", "1000", "--jaccard-threshold", "0.7")
+    assert verified.returncode == 0, verified.stderr
+    assert "set files (6,676 B per document)" in verified.stdout  # 12 + 8 × 5000 / 6
+    assert "set files" not in out.stdout
 
 
 def test_exact_dedup_keeps_first_copy_whatever_the_worker_count(tmp_path):
