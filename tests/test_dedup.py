@@ -232,6 +232,7 @@ def test_minhash_jaccard_threshold_keeps_lsh_false_positives(tmp_path):
             assert counters["jaccard_candidate_docs"] == 20
             assert counters["jaccard_pairs_rejected"] >= 5
             assert counters["jaccard_pairs_checked"] - counters["jaccard_pairs_rejected"] >= 5
+            assert counters["jaccard_set_file_bytes"] == 20 * (12 + 8 * 56)
             # The set files are dedup state, removed at finalize like the key files.
             assert not (out / "_mdf" / "global" / "g00" / "sets").exists()
         else:

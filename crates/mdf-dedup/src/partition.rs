@@ -655,6 +655,8 @@ pub struct VerifyCounts {
     pub pairs_checked: u64,
     /// Pairs compared and found below the threshold.
     pub pairs_rejected: u64,
+    /// Bytes of the set files read (what verification cost on disk).
+    pub set_file_bytes: u64,
 }
 
 /// Joins the members of one group (documents ascending) whose sets are similar: member i joins
@@ -847,9 +849,9 @@ mod tests {
         assert_eq!(
             counts,
             VerifyCounts {
-                candidate_docs: 0,
                 pairs_checked: 1 + 1 + 3 + 4,
-                pairs_rejected: 3 + 4
+                pairs_rejected: 3 + 4,
+                ..VerifyCounts::default()
             }
         );
         let clusters = union.into_clusters();
@@ -864,9 +866,9 @@ mod tests {
         assert_eq!(
             counts,
             VerifyCounts {
-                candidate_docs: 0,
                 pairs_checked: 9,
-                pairs_rejected: 2 + 4
+                pairs_rejected: 2 + 4,
+                ..VerifyCounts::default()
             }
         );
         assert_eq!(union.into_clusters().len(), 4);

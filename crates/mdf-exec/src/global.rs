@@ -420,8 +420,15 @@ fn verified_union(
         candidates.dedup();
     }
     let mut sets = CandidateSets::new(candidates);
+    let mut set_file_bytes = 0;
     for shard in &plan.shards {
-        sets.read_set_file(&dir.set_file(shard.index))?;
+        let path = dir.set_file(shard.index);
+        match std::fs::metadata(&path) {
+            Ok(meta) => set_file_bytes += meta.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(MdfError::io(&path, e)),
+        }
+        sets.read_set_file(&path)?;
     }
     let mut union = DocUnion::default();
     let mut counts = VerifyCounts::default();
@@ -433,6 +440,7 @@ fn verified_union(
         }
     }
     counts.candidate_docs = sets.len() as u64;
+    counts.set_file_bytes = set_file_bytes;
     Ok((union, counts))
 }
 
@@ -441,6 +449,7 @@ fn write_merge_report(dir: &GlobalDir, counts: &VerifyCounts) -> Result<()> {
         ("jaccard_candidate_docs".to_owned(), counts.candidate_docs),
         ("jaccard_pairs_checked".to_owned(), counts.pairs_checked),
         ("jaccard_pairs_rejected".to_owned(), counts.pairs_rejected),
+        ("jaccard_set_file_bytes".to_owned(), counts.set_file_bytes),
     ]);
     crate::rundir::write_json_atomic(&dir.merge_report_file(), &counters)
 }

@@ -503,6 +503,8 @@ fn minhash_jaccard_verification_removes_only_pairs_above_the_threshold() {
     assert!(c("jaccard_candidate_docs") <= 240);
     assert!(c("jaccard_pairs_rejected") >= low_plain as u64);
     assert!(c("jaccard_pairs_checked") - c("jaccard_pairs_rejected") >= high_plain.len() as u64);
+    // One record per document: 12 bytes + 8 per distinct shingle (196 per 200-word document).
+    assert_eq!(c("jaccard_set_file_bytes"), 240 * (12 + 8 * 196));
 
     // Removing instead of annotating, with 2 workers and another partition count: the same
     // documents stay (each cluster's keeper and the unclustered), the same counters.
