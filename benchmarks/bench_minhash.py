@@ -10,6 +10,7 @@ file), each stage in its own process; mdf runs one pipeline whose phases are tim
     pip install '.[bench]' xxhash<4
     python benchmarks/bench_minhash.py --docs 1000000
     python benchmarks/bench_minhash.py --docs 10000000 --words 30 80 --mdf-only   # scale run
+    python benchmarks/bench_minhash.py --docs 100000 --mdf-only --jaccard-threshold 0.7
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ def main() -> None:
         "--words", type=int, nargs=2, default=(50, 400), help="words per unique document"
     )
     ap.add_argument("--partitions", type=int, default=64, help="mdf's num_partitions")
+    ap.add_argument(
+        "--jaccard-threshold", type=float, help="mdf: verify candidate pairs (with --mdf-only)"
+    )
     args = ap.parse_args()
     lo, hi = args.words
     suffix = "" if (lo, hi) == (50, 400) else f"-{lo}-{hi}"
@@ -129,6 +133,8 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     cfg = args.work / "mdf.json"
     minhash = {"name": "minhash_deduplicator", "params": {"num_partitions": args.partitions}}
+    if args.jaccard_threshold is not None:
+        minhash["params"]["jaccard_threshold"] = args.jaccard_threshold
     cfg.write_text(
         json.dumps(
             {
@@ -153,6 +159,9 @@ def main() -> None:
             f"({n / ours['cpu']:,.0f} docs/s per core), peak RSS {ours['rss_mib']:.0f} MiB"
         )
         print(f"kept {stats['output_records']:,}, removed {n - stats['output_records']:,}")
+        counters = stats["operators"][0].get("counters")
+        if counters:
+            print(f"counters {json.dumps(counters)}")
         return
     kept_dt = dt.pop("kept")
     print(f"{n:,} documents, 1 worker each")

@@ -29,6 +29,10 @@ def test_dedup_plan_prints_the_s_curve_and_phase_sizes():
     # 10M MinHash docs in one partition: 14 x 76 B x 10M = 9.9 GiB, split into 10 pieces.
     split = mdf("dedup-plan", "--docs", "10000000", "--partitions", "1")
     assert "split into 10 pieces" in split.stdout, split.stdout
+    verified = mdf("dedup-plan", "--docs", "1000", "--jaccard-threshold", "0.7")
+    assert verified.returncode == 0, verified.stderr
+    assert "set files (6,676 B per document)" in verified.stdout  # 12 + 8 × 5000 / 6
+    assert "set files" not in out.stdout
 
 
 def test_exact_dedup_keeps_first_copy_whatever_the_worker_count(tmp_path):
@@ -186,3 +190,63 @@ def test_bloom_dedup_agrees_with_an_exact_bff_simulation_for_1_and_2_workers(tmp
     # 1 % FP per n-gram: a paragraph flips only if > 80 % of its n-grams are false positives.
     differing = [d for d in set(outputs[0]) | set(expected) if outputs[0].get(d) != expected.get(d)]
     assert len(differing) <= 3, differing
+
+
+def test_minhash_jaccard_threshold_keeps_lsh_false_positives(tmp_path):
+    """A loose LSH (20 bands of 1 hash) makes pairs at Jaccard ≈ 0.3 candidates; with
+    `jaccard_threshold: 0.7` they stay, while exact copies and one-word edits go."""
+
+    def words(seed: int, n: int = 60) -> list[str]:
+        # Letters only: the text is simplified before shingling, digits become 0.
+        def word(k: int) -> str:
+            return "".join(chr(97 + (k // 26**p) % 26) for p in range(4))
+
+        return [word(seed * 1000 + i) for i in range(n)]
+
+    records = []
+    for i in range(10):
+        original = words(i)
+        records.append({"id": f"o{i}", "text": " ".join(original)})
+    for i in range(10):
+        original = words(i)
+        if i % 2:
+            # 30 of 60 words replaced: 5-word shingles at Jaccard 26/86 ≈ 0.3.
+            variant = original[:30] + words(100 + i, 30)
+        else:
+            variant = original[:-1] + ["edited"]  # Jaccard 55/57
+        records.append({"id": f"v{i}", "text": " ".join(variant)})
+    write_jsonl(tmp_path / "in" / "0.jsonl", records[:12])
+    write_jsonl(tmp_path / "in" / "1.jsonl", records[12:])
+    params = {"num_buckets": 20, "hashes_per_bucket": 1, "num_partitions": 3}
+    kept = {}
+    for name, extra in (("plain", {}), ("verified", {"jaccard_threshold": 0.7})):
+        out = tmp_path / name
+        op = {"name": "minhash_deduplicator", "params": {**params, **extra}}
+        stats = api.run(config(tmp_path / "in", out, [op]), workers=2, progress="off")
+        kept[name] = [
+            r["id"]
+            for f in sorted(out.glob("part-*.parquet"))
+            for r in pq.read_table(f).to_pylist()
+        ]
+        counters = stats["operators"][0].get("counters", {})
+        assert stats_of(out)["operators"][0].get("counters", {}) == counters
+        if extra:
+            # 10 candidate pairs: 5 accepted at the first comparison, 5 rejected (maybe more
+            # than once, one group per shared band).
+            assert counters["jaccard_candidate_docs"] == 20
+            assert counters["jaccard_pairs_rejected"] >= 5
+            assert counters["jaccard_pairs_checked"] - counters["jaccard_pairs_rejected"] >= 5
+            assert counters["jaccard_set_file_bytes"] == 20 * (12 + 8 * 56)
+            # The set files are dedup state, removed at finalize like the key files.
+            assert not (out / "_mdf" / "global" / "g00" / "sets").exists()
+        else:
+            assert "jaccard_pairs_checked" not in counters
+    originals = [f"o{i}" for i in range(10)]
+    assert kept["plain"] == originals
+    assert kept["verified"] == originals + [f"v{i}" for i in range(1, 10, 2)]
+    bad = {
+        "name": "minhash_deduplicator",
+        "params": {"jaccard_threshold": 0.7, "keeper": "datatrove"},
+    }
+    with pytest.raises(api.ConfigError, match="jaccard_threshold"):
+        api.run(config(tmp_path / "in", tmp_path / "bad", [bad]), progress="off")

@@ -114,6 +114,15 @@ def _parser() -> argparse.ArgumentParser:
     dp.add_argument("--dup-fraction", type=float, default=0.2, help="share of duplicates")
     dp.add_argument("--fp-rate", type=float, default=0.01, help="bloom: false-positive rate")
     dp.add_argument("--ngrams-per-doc", type=int, default=800, help="bloom: n-grams per document")
+    dp.add_argument(
+        "--jaccard-threshold", type=float, help="minhash: verify candidate pairs (set files)"
+    )
+    dp.add_argument(
+        "--shingles-per-doc",
+        type=int,
+        help="minhash with --jaccard-threshold: distinct shingles per document (default: "
+        "doc-bytes / 6)",
+    )
     ext = sub.add_parser(
         "extract",
         help="print the main text html_extractor gets from one HTML file",
@@ -412,7 +421,9 @@ def main(argv: list[str] | None = None) -> int:
                 max(args.workers, 1),
                 args.doc_bytes,
                 args.dup_fraction,
-                max(args.memory_mb, 1),
+                args.jaccard_threshold,
+                args.shingles_per_doc,
+                memory_mb=max(args.memory_mb, 1),
             )
             print("\n".join(lines))
         else:

@@ -4,7 +4,9 @@
 The byte counts mirror the engine's on-disk formats (crates/mdf-dedup/src/partition.rs): a key
 record is 28 bytes on disk (+ payload, none for the built-in operators) and 76 in a group
 task's memory, a cluster entry 20 bytes, and
-the merge phase's union-find about 24 bytes per document that has a candidate duplicate."""
+the merge phase's union-find about 24 bytes per document that has a candidate duplicate. With
+`jaccard_threshold`, a set file holds 12 bytes + 8 per distinct shingle per document, and the
+merge phase also holds the candidates' sets."""
 
 from __future__ import annotations
 
@@ -15,6 +17,12 @@ KEY_RECORD_BYTES = 28
 GROUP_BYTES_PER_KEY = KEY_RECORD_BYTES + 48
 CLUSTER_ENTRY_BYTES = 20
 UNION_BYTES_PER_DOC = 24
+# A set-file record: doc u64, n u32, n hashes u64; the merge keeps a candidate's set with 12 bytes
+# of index.
+SET_RECORD_BYTES = 12
+SET_BYTES_PER_SHINGLE = 8
+# The key task streams its set file through a buffer of this size.
+SET_WRITE_BUFFER = 1 << 20
 
 
 def candidate_probability(s: float, bands: int, rows: int) -> float:
@@ -100,8 +108,16 @@ def plan(
     workers: int,
     doc_bytes: int,
     dup_fraction: float,
+    jaccard_threshold: float | None = None,
+    shingles_per_doc: int | None = None,
     memory_mb: int = 1024,
 ) -> list[str]:
+    """Lines of the plan. `jaccard_threshold` (MinHash only) adds the set files and the merge's
+    sets: `shingles_per_doc` distinct shingles per document (default: one per 6 bytes, about
+    one per word)."""
+    verify = method == "minhash" and jaccard_threshold is not None
+    shingles = shingles_per_doc if shingles_per_doc is not None else max(doc_bytes // 6, 1)
+    set_bytes = SET_RECORD_BYTES + SET_BYTES_PER_SHINGLE * shingles
     keys_per_doc = bands if method == "minhash" else 1
     keys = docs * keys_per_doc
     key_bytes = keys * KEY_RECORD_BYTES
@@ -137,9 +153,15 @@ def plan(
             f"{memory_mb}, so it is split into {pieces} pieces on disk, "
             f"+{_size(per_task * KEY_RECORD_BYTES / GROUP_BYTES_PER_KEY)} while it runs)"
         )
-    if method == "minhash":
+    if verify:
         out.append(
-            f"merge (1 task)   {_size(members * UNION_BYTES_PER_DOC):>12}                  "
+            f"  + sets         {_size(SET_WRITE_BUFFER * workers):>12} in all workers  "
+            f"{_size(set_bytes * docs):>12} set files ({set_bytes:,} B per document)"
+        )
+    if method == "minhash":
+        merge_bytes = members * (UNION_BYTES_PER_DOC + (set_bytes if verify else 0))
+        out.append(
+            f"merge (1 task)   {_size(merge_bytes):>12}                  "
             f"{_size(members * CLUSTER_ENTRY_BYTES):>12} cluster file"
         )
     out += [
@@ -149,4 +171,10 @@ def plan(
         f"(assumes {dup_fraction:.0%} of documents are duplicates and {doc_bytes:,} bytes per "
         "document; raise num_partitions for smaller, more parallel group tasks)",
     ]
+    if verify:
+        out.append(
+            f"(jaccard_threshold {jaccard_threshold:g}: {shingles:,} distinct shingles per "
+            "document; the merge holds every candidate's set, false positives included; the set "
+            "files are streamed, not held)"
+        )
     return out

@@ -117,7 +117,9 @@ pub struct FitSample {
     pub seed: u64,
 }
 
-/// The keys one batch emits: per row, zero or more `(key, payload)` records.
+/// The keys one batch emits: per row, zero or more `(key, payload)` records; and, for an
+/// operator that verifies candidate pairs ([`GlobalOperator::jaccard_threshold`]), per row at
+/// most one set of hashes ([`KeySink::push_set`]).
 #[derive(Debug, Default)]
 pub struct KeySink {
     pub rows: Vec<u32>,
@@ -125,6 +127,11 @@ pub struct KeySink {
     /// End offset of each record's payload in `payload`.
     pub payload_ends: Vec<u32>,
     pub payload: Vec<u8>,
+    /// The row of each set, in the order pushed.
+    set_rows: Vec<u32>,
+    /// End offset of each set in `set_values`.
+    set_ends: Vec<usize>,
+    set_values: Vec<u64>,
 }
 
 impl KeySink {
@@ -148,6 +155,26 @@ impl KeySink {
         self.keys.clear();
         self.payload_ends.clear();
         self.payload.clear();
+        self.set_rows.clear();
+        self.set_ends.clear();
+        self.set_values.clear();
+    }
+
+    /// Records row `row`'s set for pair verification: sorted, unique hashes (the shingles a
+    /// similarity is measured on). Push sets in ascending row order, at most one per row, and
+    /// only for rows that also push keys.
+    pub fn push_set(&mut self, row: usize, set: &[u64]) {
+        self.set_rows.push(row as u32);
+        self.set_values.extend_from_slice(set);
+        self.set_ends.push(self.set_values.len());
+    }
+
+    /// The sets pushed, as `(row, set)`, in the order pushed.
+    pub fn sets(&self) -> impl Iterator<Item = (usize, &[u64])> + '_ {
+        self.set_rows.iter().enumerate().map(|(i, &row)| {
+            let start = if i == 0 { 0 } else { self.set_ends[i - 1] };
+            (row as usize, &self.set_values[start..self.set_ends[i]])
+        })
     }
 
     /// The payload of record `i`.
@@ -231,6 +258,15 @@ pub trait GlobalOperator: Send {
         Err(MdfError::internal(
             "this global operator routes by no model",
         ))
+    }
+
+    /// `Some(t)` ([`Grouping::Connected`] with [`Keeper::FirstByInputOrder`] only): the groups
+    /// are candidates to verify. [`GlobalOperator::extract`] also pushes each keyed row's set
+    /// ([`KeySink::push_set`]), the key phase writes them to a set file per shard, and the merge
+    /// phase joins a candidate pair only when the Jaccard similarity of the two sets is at least
+    /// `t`. Default: `None` (every group is joined as is; no set is stored).
+    fn jaccard_threshold(&self) -> Option<f64> {
+        None
     }
 
     /// Emits the keys of every row of `batch` (row indices are the batch's). Rows it cannot key
@@ -346,5 +382,13 @@ mod tests {
         assert_eq!(sink.payload(0), b"ab");
         assert_eq!(sink.payload(1), b"");
         assert_eq!(sink.payload(2), b"c");
+        assert_eq!(sink.sets().count(), 0);
+        sink.push_set(0, &[1, 5]);
+        sink.push_set(4, &[]);
+        sink.push_set(6, &[2]);
+        let sets: Vec<(usize, Vec<u64>)> = sink.sets().map(|(r, s)| (r, s.to_vec())).collect();
+        assert_eq!(sets, [(0, vec![1, 5]), (4, vec![]), (6, vec![2])]);
+        sink.clear();
+        assert_eq!(sink.sets().count(), 0);
     }
 }

@@ -12,9 +12,13 @@
 //!   shard count (u32) and the magic `MDFC`, so a filter task reads only its shard's entries.
 //! - **Edits file** (one per shard, [`Grouping::Sequential`] only): per edited document, sorted
 //!   by document: `doc u64 · edit length u32 · edit`.
+//! - **Set file** (one per shard, only for an operator that verifies candidate pairs,
+//!   `GlobalOperator::jaccard_threshold`): per document with a set, sorted by document:
+//!   `doc u64 · n u32 · n × hash u64` (sorted, unique). 12 bytes plus 8 per hash; the merge
+//!   phase streams it and keeps only the candidates' sets ([`CandidateSets`]).
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use hashbrown::HashMap;
@@ -589,6 +593,194 @@ impl DocUnion {
     }
 }
 
+/// Bytes of one set-file record without its hashes.
+pub const SET_RECORD_BYTES: usize = 8 + 4;
+
+/// Appends one set-file record: document `doc`'s set (sorted, unique hashes).
+pub fn encode_set_record(doc: DocId, set: &[u64], out: &mut Vec<u8>) {
+    out.reserve(SET_RECORD_BYTES + 8 * set.len());
+    out.extend_from_slice(&doc.0.to_le_bytes());
+    out.extend_from_slice(&(set.len() as u32).to_le_bytes());
+    for h in set {
+        out.extend_from_slice(&h.to_le_bytes());
+    }
+}
+
+/// The Jaccard similarity |a ∩ b| / |a ∪ b| of two sorted sets of unique hashes (1 when both
+/// are empty).
+pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let union = a.len() + b.len() - common;
+    if union == 0 {
+        1.0
+    } else {
+        common as f64 / union as f64
+    }
+}
+
+/// Whether two sets are at least `threshold` similar. Jaccard ≤ min(|a|, |b|) / max(|a|, |b|),
+/// so sets of very different sizes are rejected without comparing their hashes.
+fn similar_sets(a: &[u64], b: &[u64], threshold: f64) -> bool {
+    let (small, large) = (a.len().min(b.len()), a.len().max(b.len()));
+    if large > 0 && (small as f64) < threshold * large as f64 {
+        return false;
+    }
+    jaccard(a, b) >= threshold
+}
+
+/// The sets of the candidate documents (those in a group of two or more), read from the set
+/// files. Memory: about 12 bytes per candidate plus its set (8 bytes per hash); documents that
+/// are no candidate are skipped while streaming.
+#[derive(Debug, Default)]
+pub struct CandidateSets {
+    /// The candidates, sorted and unique.
+    docs: Vec<DocId>,
+    /// Start of each candidate's set in `values`; `u64::MAX` until read.
+    starts: Vec<u64>,
+    lens: Vec<u32>,
+    values: Vec<u64>,
+}
+
+impl CandidateSets {
+    /// Prepares to read the sets of `docs` (any order, repeats allowed).
+    pub fn new(mut docs: Vec<DocId>) -> Self {
+        docs.sort_unstable();
+        docs.dedup();
+        let n = docs.len();
+        CandidateSets {
+            docs,
+            starts: vec![u64::MAX; n],
+            lens: vec![0; n],
+            values: Vec::new(),
+        }
+    }
+
+    /// Number of candidate documents.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// Reads the candidates' sets from one set file, skipping the other documents; a missing
+    /// file (a shard without rows) has none.
+    pub fn read_set_file(&mut self, path: &Path) -> Result<()> {
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(MdfError::io(path, e)),
+        };
+        let corrupt = || {
+            MdfError::internal(format!(
+                "{}: truncated set file; delete the run's _mdf/global folder to recompute it",
+                path.display()
+            ))
+        };
+        let io = |e| MdfError::io(path, e);
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut header = [0u8; SET_RECORD_BYTES];
+        loop {
+            // End of file only at a record boundary.
+            match reader.read(&mut header[..1]).map_err(io)? {
+                0 => return Ok(()),
+                _ => reader.read_exact(&mut header[1..]).map_err(|_| corrupt())?,
+            }
+            let doc = DocId(u64::from_le_bytes(
+                header[..8].try_into().unwrap_or_default(),
+            ));
+            let n = u32::from_le_bytes(header[8..].try_into().unwrap_or_default());
+            let bytes = 8 * u64::from(n);
+            let Ok(i) = self.docs.binary_search(&doc) else {
+                let skip = i64::try_from(bytes).map_err(|_| corrupt())?;
+                reader.seek_relative(skip).map_err(io)?;
+                continue;
+            };
+            let start = self.values.len();
+            let mut raw = vec![0u8; bytes as usize];
+            reader.read_exact(&mut raw).map_err(|_| corrupt())?;
+            self.values.extend(
+                raw.chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())),
+            );
+            self.starts[i] = start as u64;
+            self.lens[i] = n;
+        }
+    }
+
+    /// The set of candidate `doc`; an error when it was never read (a set file is missing a
+    /// document that has keys).
+    pub fn set(&self, doc: DocId) -> Result<&[u64]> {
+        let missing = || {
+            MdfError::internal(format!(
+                "no shingle set for document {} (shard {}, row {}); delete the run's \
+                 _mdf/global folder to recompute it",
+                doc.0,
+                doc.shard(),
+                doc.row()
+            ))
+        };
+        let i = self.docs.binary_search(&doc).map_err(|_| missing())?;
+        let start = self.starts[i];
+        if start == u64::MAX {
+            return Err(missing());
+        }
+        let start = start as usize;
+        Ok(&self.values[start..start + self.lens[i] as usize])
+    }
+}
+
+/// What the verification of candidate pairs did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyCounts {
+    /// Documents in a group of two or more (whose sets were loaded).
+    pub candidate_docs: u64,
+    /// Pairs whose sets were compared.
+    pub pairs_checked: u64,
+    /// Pairs compared and found below the threshold.
+    pub pairs_rejected: u64,
+    /// Bytes of the set files read (what verification cost on disk).
+    pub set_file_bytes: u64,
+}
+
+/// Joins the members of one group (documents ascending) whose sets are similar: member i joins
+/// the first earlier member (in document order) whose Jaccard with it is at least `threshold`,
+/// the group's first member compared first, so exact duplicates cost one comparison. A member
+/// similar to no earlier member is left out of this group's union. The joins depend only on the
+/// group and the sets, so the clusters do not depend on the order groups are visited.
+pub fn union_verified_group(
+    group: &[DocId],
+    sets: &CandidateSets,
+    threshold: f64,
+    union: &mut DocUnion,
+    counts: &mut VerifyCounts,
+) -> Result<()> {
+    for (i, &doc) in group.iter().enumerate().skip(1) {
+        let set = sets.set(doc)?;
+        for &earlier in &group[..i] {
+            counts.pairs_checked += 1;
+            if similar_sets(set, sets.set(earlier)?, threshold) {
+                union.union_group(&[earlier, doc]);
+                break;
+            }
+            counts.pairs_rejected += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Encodes cluster entries (sorted by doc) with a per-shard index for `shards` shards.
 pub fn encode_clusters(entries: &[ClusterEntry], shards: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(entries.len() * CLUSTER_ENTRY_BYTES + 8 * (shards + 2));
@@ -762,6 +954,73 @@ mod tests {
         assert_eq!(of(d(2, 0)).keeper, d(0, 9));
         assert_eq!(of(d(2, 0)).size, 3);
         assert_eq!(of(d(4, 1)).keeper, d(3, 3));
+    }
+
+    #[test]
+    fn verification_joins_each_member_to_its_first_similar_predecessor() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Jaccard: a~b = 1 (exact copy), a~c = 9/11, a~e = 5/15, c~e = 6/14, x~any = 0.
+        let a: Vec<u64> = (0..10).collect();
+        let c: Vec<u64> = (0..9).chain([100]).collect();
+        let e: Vec<u64> = (0..5).chain([100]).chain(300..304).collect();
+        let x: Vec<u64> = (200..210).collect();
+        let docs = [d(0, 0), d(0, 3), d(1, 1), d(1, 7), d(2, 2)];
+        let mut files = [Vec::new(), Vec::new(), Vec::new()];
+        for (doc, set) in docs.iter().zip([&a, &a, &c, &e, &x]) {
+            encode_set_record(*doc, set, &mut files[doc.shard()]);
+        }
+        // A document that is no candidate is skipped.
+        encode_set_record(d(2, 9), &[1, 2, 3], &mut files[2]);
+        let mut sets = CandidateSets::new(docs.to_vec());
+        for (shard, bytes) in files.iter().enumerate() {
+            let path = tmp.path().join(format!("{shard}.bin"));
+            std::fs::write(&path, bytes).unwrap();
+            sets.read_set_file(&path).unwrap();
+        }
+        sets.read_set_file(&tmp.path().join("missing.bin")).unwrap();
+        assert_eq!(sets.len(), 5);
+        assert_eq!(sets.set(d(1, 1)).unwrap(), c.as_slice());
+        assert!(sets.set(d(2, 9)).is_err(), "not a candidate");
+        assert!((jaccard(&a, &c) - 9.0 / 11.0).abs() < 1e-12);
+
+        let mut union = DocUnion::default();
+        let mut counts = VerifyCounts::default();
+        union_verified_group(&docs, &sets, 0.7, &mut union, &mut counts).unwrap();
+        // b: 1 check (a). c: 1 check (a). e: a, b, c all below 0.7 → out. x: 4 checks, all
+        // rejected → out.
+        assert_eq!(
+            counts,
+            VerifyCounts {
+                pairs_checked: 1 + 1 + 3 + 4,
+                pairs_rejected: 3 + 4,
+                ..VerifyCounts::default()
+            }
+        );
+        let clusters = union.into_clusters();
+        let members: Vec<DocId> = clusters.iter().map(|e| e.doc).collect();
+        assert_eq!(members, [d(0, 0), d(0, 3), d(1, 1)]);
+        assert!(clusters.iter().all(|e| e.keeper == d(0, 0) && e.size == 3));
+
+        // At 0.4, e is compared with a and b (rejected), then joins c.
+        let mut union = DocUnion::default();
+        let mut counts = VerifyCounts::default();
+        union_verified_group(&docs, &sets, 0.4, &mut union, &mut counts).unwrap();
+        assert_eq!(
+            counts,
+            VerifyCounts {
+                pairs_checked: 9,
+                pairs_rejected: 2 + 4,
+                ..VerifyCounts::default()
+            }
+        );
+        assert_eq!(union.into_clusters().len(), 4);
+
+        // A truncated set file is an error, not a silent miss.
+        let path = tmp.path().join("cut.bin");
+        std::fs::write(&path, &files[0][..files[0].len() - 3]).unwrap();
+        assert!(CandidateSets::new(docs.to_vec())
+            .read_set_file(&path)
+            .is_err());
     }
 
     #[test]

@@ -13,7 +13,12 @@
 //! - **group k** (one task per partition): reads the partition's section of every shard's key
 //!   file, groups duplicates, writes a cluster file (or, for connected groupings, a groups file);
 //! - **merge k** (one task, connected groupings only): union–find over all groups files, one
-//!   cluster file.
+//!   cluster file. For an operator that verifies candidate pairs
+//!   ([`GlobalOperator::jaccard_threshold`]), segment k also writes one set file per shard, and
+//!   the merge first collects the documents of groups (the candidates), streams the set files
+//!   keeping only the candidates' sets, then joins only the pairs that pass (see
+//!   [`union_verified_group`]); its counters go to `merge.json` and, at finalize, to the
+//!   operator's `counters` in `stats.json`.
 //!
 //! A sequential operator (Bloom-filter dedup) has one group task, the **scan**: it reads the
 //! shards' key files one after another in shard order, hands each document's records to the
@@ -27,18 +32,22 @@
 //! over all shards, plus a 48-byte parsed record each), or, when that is over
 //! `executor.dedup_memory_mb`, splits the partition by key into pieces on disk and holds one
 //! piece at a time (its done marker records the estimate and the piece count); a merge task
-//! holds about 24 bytes per document that has a duplicate.
+//! holds about 24 bytes per document that has a duplicate (with verification, also each
+//! candidate's set: 12 bytes + 8 per hash; the set files are streamed).
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use mdf_core::global::{DocId, GlobalOperator, Grouping, Keeper, KeyRecord};
 use mdf_core::{MdfError, Result};
 use mdf_dedup::partition::{
     clusters_of_groups, decode_groups, dropped_entries, encode_clusters, encode_edits,
-    encode_fit_sample, encode_groups, fit_sample_of, group_memory, group_partition,
-    key_file_records, partition_bytes, split_partition, DocUnion, Edit, Group, KeyFileWriter,
-    PartitionData,
+    encode_fit_sample, encode_groups, encode_set_record, fit_sample_of, group_memory,
+    group_partition, key_file_records, partition_bytes, split_partition, union_verified_group,
+    CandidateSets, DocUnion, Edit, Group, KeyFileWriter, PartitionData, VerifyCounts,
 };
+use mdf_io::storage::OutputFile;
 
 use crate::plan::{Plan, PlanStep, PlannedOperator};
 use crate::rundir::{write_atomic, RunDir};
@@ -152,7 +161,7 @@ impl GlobalDir {
     /// Removes the bulky state (keys, staged rows) once every shard of the run is committed;
     /// the cluster files stay for inspection.
     pub fn clean_up(&self) -> Result<()> {
-        for sub in ["keys", "staged", "samples", "routed", "spill"] {
+        for sub in ["keys", "staged", "samples", "routed", "sets", "spill"] {
             remove_dir_if_exists(&self.root.join(sub))?;
         }
         Ok(())
@@ -160,6 +169,11 @@ impl GlobalDir {
 
     pub fn key_file(&self, shard: usize) -> PathBuf {
         self.root.join("keys").join(format!("{shard:06}.bin"))
+    }
+
+    /// A shard's set file ([`GlobalOperator::jaccard_threshold`]).
+    pub fn set_file(&self, shard: usize) -> PathBuf {
+        self.root.join("sets").join(format!("{shard:06}.bin"))
     }
 
     /// A shard's sample for the fit phase (a key file of one partition).
@@ -202,6 +216,11 @@ impl GlobalDir {
     /// The summary of the sequential scan ([`GlobalOperator::scan_report`]).
     pub fn scan_report_file(&self) -> PathBuf {
         self.root.join("scan.json")
+    }
+
+    /// The merge phase's counters (name → count), added to the operator's stats at finalize.
+    pub fn merge_report_file(&self) -> PathBuf {
+        self.root.join("merge.json")
     }
 
     pub fn cluster_file(&self, index: usize) -> PathBuf {
@@ -363,7 +382,23 @@ fn run_scan(plan: &Plan, dir: &GlobalDir, global: &mut dyn GlobalOperator) -> Re
 pub fn run_merge(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
     let dir = GlobalDir::new(run_dir, k);
     let op = global_step(plan, k)?;
-    let keeper = build_global(op)?.keeper();
+    let global = build_global(op)?;
+    let keeper = global.keeper();
+    if let Some(threshold) = global.jaccard_threshold() {
+        if keeper != Keeper::FirstByInputOrder {
+            return Err(MdfError::config(format!(
+                "`{}`: pair verification needs the first-by-input-order keeper",
+                op.name
+            )));
+        }
+        let (union, counts) = verified_union(plan, &dir, k, threshold)?;
+        write_merge_report(&dir, &counts)?;
+        write_atomic(
+            &dir.cluster_file(0),
+            &encode_clusters(&union.into_clusters(), plan.shards.len()),
+        )?;
+        return write_atomic(&marker(run_dir, Phase::Merge(k), 0), b"");
+    }
     let mut union = DocUnion::default();
     let mut keyed: Vec<Group> = Vec::new();
     for p in 0..partitions(plan, k)? {
@@ -392,6 +427,121 @@ pub fn run_merge(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
         &encode_clusters(&entries, plan.shards.len()),
     )?;
     write_atomic(&marker(run_dir, Phase::Merge(k), 0), b"")
+}
+
+/// The union of the verified pairs of global step `k`: the groups files are read twice, once
+/// for the candidates (documents in a group), once to verify the groups against the
+/// candidates' sets, streamed from the shards' set files; memory ∝ candidates, not documents.
+fn verified_union(
+    plan: &Plan,
+    dir: &GlobalDir,
+    k: usize,
+    threshold: f64,
+) -> Result<(DocUnion, VerifyCounts)> {
+    let partitions = partitions(plan, k)?;
+    let groups_of = |p: usize| -> Result<Vec<Group>> {
+        let path = dir.groups_file(p);
+        let bytes = std::fs::read(&path).map_err(|e| MdfError::io(&path, e))?;
+        decode_groups(&bytes)
+    };
+    let mut candidates: Vec<DocId> = Vec::new();
+    for p in 0..partitions {
+        for (docs, _) in groups_of(p)? {
+            if docs.len() > 1 {
+                candidates.extend(docs);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+    }
+    let mut sets = CandidateSets::new(candidates);
+    let mut set_file_bytes = 0;
+    for shard in &plan.shards {
+        let path = dir.set_file(shard.index);
+        match std::fs::metadata(&path) {
+            Ok(meta) => set_file_bytes += meta.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(MdfError::io(&path, e)),
+        }
+        sets.read_set_file(&path)?;
+    }
+    let mut union = DocUnion::default();
+    let mut counts = VerifyCounts::default();
+    for p in 0..partitions {
+        for (mut docs, _) in groups_of(p)? {
+            docs.sort_unstable();
+            docs.dedup();
+            union_verified_group(&docs, &sets, threshold, &mut union, &mut counts)?;
+        }
+    }
+    counts.candidate_docs = sets.len() as u64;
+    counts.set_file_bytes = set_file_bytes;
+    Ok((union, counts))
+}
+
+fn write_merge_report(dir: &GlobalDir, counts: &VerifyCounts) -> Result<()> {
+    let counters = BTreeMap::from([
+        ("jaccard_candidate_docs".to_owned(), counts.candidate_docs),
+        ("jaccard_pairs_checked".to_owned(), counts.pairs_checked),
+        ("jaccard_pairs_rejected".to_owned(), counts.pairs_rejected),
+        ("jaccard_set_file_bytes".to_owned(), counts.set_file_bytes),
+    ]);
+    crate::rundir::write_json_atomic(&dir.merge_report_file(), &counters)
+}
+
+/// The counters of global step `k`'s merge phase (empty when it wrote none), for the run's stats.
+pub fn merge_counters(run_dir: &RunDir, k: usize) -> Result<BTreeMap<String, u64>> {
+    let path = GlobalDir::new(run_dir, k).merge_report_file();
+    match read_if_exists(&path)? {
+        None => Ok(BTreeMap::new()),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| MdfError::internal(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// Streams one shard's set file (format in [`mdf_dedup::partition`]): written under a temporary
+/// name (or as an unfinished upload) and published by [`SetFileWriter::finish`], inside the key
+/// task, before its done marker.
+pub struct SetFileWriter {
+    out: BufWriter<OutputFile>,
+    path: PathBuf,
+    record: Vec<u8>,
+    last: Option<DocId>,
+}
+
+impl SetFileWriter {
+    pub fn create(path: &Path) -> Result<Self> {
+        Ok(SetFileWriter {
+            out: BufWriter::with_capacity(1 << 20, OutputFile::create(path)?),
+            path: path.to_path_buf(),
+            record: Vec::new(),
+            last: None,
+        })
+    }
+
+    /// Appends document `doc`'s set; documents must come in ascending order.
+    pub fn push(&mut self, doc: DocId, set: &[u64]) -> Result<()> {
+        if self.last.is_some_and(|last| last >= doc) {
+            return Err(MdfError::internal(format!(
+                "{}: sets out of document order (push sets in row order, once per row)",
+                self.path.display()
+            )));
+        }
+        self.last = Some(doc);
+        self.record.clear();
+        encode_set_record(doc, set, &mut self.record);
+        self.out
+            .write_all(&self.record)
+            .map_err(|e| MdfError::io(&self.path, e))
+    }
+
+    pub fn finish(self) -> Result<()> {
+        let out = self
+            .out
+            .into_inner()
+            .map_err(|e| MdfError::io(&self.path, e.into_error()))?;
+        out.commit()
+    }
 }
 
 fn global_step(plan: &Plan, k: usize) -> Result<&PlannedOperator> {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use mdf_core::stats::{Reservoir, ShardStats};
-use mdf_core::{MdfError, Result};
+use mdf_core::{MdfError, OperatorKind, Result};
 use serde::Serialize;
 
 use crate::global::{self, Phase};
@@ -162,6 +162,7 @@ pub fn finalize_run(plan: &Plan, facts: RunFacts) -> Result<RunSummary> {
         global::GlobalDir::new(&run_dir, k).clean_up()?;
     }
     let mut stats = run_dir.merged_stats(&plan.shards)?;
+    add_merge_counters(plan, &run_dir, &mut stats)?;
     stats.timeline.compact(TIMELINE_MAX_POINTS);
     // Samples go to their own file: stats.json stays small and is what `run()` returns.
     write_json_atomic(&run_dir.samples_path(), &RunSamples::take_from(&mut stats))?;
@@ -177,6 +178,24 @@ pub fn finalize_run(plan: &Plan, facts: RunFacts) -> Result<RunSummary> {
     };
     write_json_atomic(&run_dir.stats_path(), &summary)?;
     Ok(summary)
+}
+
+/// Adds the counters of each global step's merge phase (run once, not per shard, so they are
+/// in no shard's stats) to that operator's stats.
+fn add_merge_counters(plan: &Plan, run_dir: &RunDir, stats: &mut ShardStats) -> Result<()> {
+    let globals = plan
+        .operators()
+        .enumerate()
+        .filter(|(_, op)| op.kind == OperatorKind::Global);
+    for (k, (position, _)) in globals.enumerate() {
+        let counters = global::merge_counters(run_dir, k)?;
+        if let Some(op) = stats.operators.get_mut(position) {
+            for (name, n) in counters {
+                *op.counters.entry(name).or_default() += n;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `_mdf/samples.json`: the sampled records, kept and removed, for the report.

@@ -28,7 +28,7 @@ use mdf_dedup::partition::{
 };
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::global::{self, build_global, marker, GlobalDir, Phase};
+use crate::global::{self, build_global, marker, GlobalDir, Phase, SetFileWriter};
 use crate::plan::{Plan, PlanStep, PlannedOperator};
 use crate::progress::Progress;
 use crate::rejects::{sample_json, RejectSink};
@@ -423,6 +423,8 @@ enum Sink {
     Output(Box<dyn mdf_core::io::ShardWriter>),
     Keys {
         keys: KeyFileWriter,
+        /// The documents' sets, for an operator that verifies candidate pairs.
+        sets: Option<Box<SetFileWriter>>,
         staged: Box<StagedWriter>,
     },
 }
@@ -476,12 +478,17 @@ pub fn run_segment(
 
     let mut sink = match &seg.keys {
         None => Sink::Output(plan.writer.open_shard(shard.index)?),
-        Some(g) => Sink::Keys {
-            keys: KeyFileWriter::new(g.op.num_partitions()),
-            staged: Box::new(StagedWriter::new(
-                GlobalDir::new(ctx.run_dir, g.step).staged_file(shard.index),
-            )),
-        },
+        Some(g) => {
+            let dir = GlobalDir::new(ctx.run_dir, g.step);
+            Sink::Keys {
+                keys: KeyFileWriter::new(g.op.num_partitions()),
+                sets: match g.op.jaccard_threshold() {
+                    Some(_) => Some(Box::new(SetFileWriter::create(&dir.set_file(shard.index))?)),
+                    None => None,
+                },
+                staged: Box::new(StagedWriter::new(dir.staged_file(shard.index))),
+            }
+        }
     };
     let mut clusters = match &seg.filter {
         None => None,
@@ -550,7 +557,7 @@ pub fn run_segment(
                     ctx.progress.add_output(batch.num_rows() as u64);
                 }
             }
-            Sink::Keys { keys, staged } => {
+            Sink::Keys { keys, sets, staged } => {
                 let Some(g) = seg.keys.as_mut() else {
                     return Err(no_segment());
                 };
@@ -561,6 +568,7 @@ pub fn run_segment(
                     &mut next_row,
                     sink_keys,
                     keys,
+                    sets.as_deref_mut(),
                     verdicts,
                     &mut stats,
                     &mut rejects,
@@ -586,13 +594,16 @@ pub fn run_segment(
             }
             ctx.run_dir.commit_shard(shard.index, &stats)?;
         }
-        Sink::Keys { keys, staged } => {
+        Sink::Keys { keys, sets, staged } => {
             let Some(g) = &seg.keys else {
                 return Err(no_segment());
             };
             let dir = GlobalDir::new(ctx.run_dir, g.step);
             let started = Instant::now();
             staged.finish()?;
+            if let Some(sets) = sets {
+                sets.finish()?;
+            }
             let keys = keys.finish();
             if let Some(sample) = g.op.fit_sample() {
                 // The shard's part of the fit sample: its lowest-ranked records.
@@ -639,6 +650,7 @@ fn extract_keys(
     next_row: &mut u64,
     sink: &mut KeySink,
     keys: &mut KeyFileWriter,
+    sets: Option<&mut SetFileWriter>,
     verdicts: &mut Verdicts,
     stats: &mut ShardStats,
     rejects: &mut RejectSink,
@@ -682,6 +694,13 @@ fn extract_keys(
                 DocId::new(shard, ordinal[row])?,
                 sink.payload(i),
             );
+        }
+    }
+    if let Some(sets) = sets {
+        for (row, set) in sink.sets() {
+            if keep.get(row).copied().unwrap_or(false) {
+                sets.push(DocId::new(shard, ordinal[row])?, set)?;
+            }
         }
     }
     stats.operators[g.stat].seconds += started.elapsed().as_secs_f64();

@@ -71,38 +71,44 @@ fn kept(dir: &Path) -> Vec<String> {
     kept_column(dir, "id")
 }
 
-/// Values of string column `name` of the written rows, in file order.
-fn kept_column(dir: &Path, name: &str) -> Vec<String> {
+/// The written batches, in file order.
+fn kept_batches(dir: &Path) -> Vec<RecordBatch> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
         .collect();
     files.sort();
-    let mut ids = Vec::new();
+    let mut batches = Vec::new();
     for path in files {
         let file = std::fs::File::open(path).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
             .build()
             .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let col = batch.column_by_name(name).unwrap();
-            let col = col
-                .as_string_view_opt()
-                .map(|a| {
-                    (0..a.len())
-                        .map(|i| a.value(i).to_owned())
-                        .collect::<Vec<_>>()
-                })
-                .or_else(|| {
-                    col.as_string_opt::<i32>()
-                        .map(|a| (0..a.len()).map(|i| a.value(i).to_owned()).collect())
-                })
-                .unwrap();
-            ids.extend(col);
-        }
+        batches.extend(reader.map(|b| b.unwrap()));
+    }
+    batches
+}
+
+/// Values of string column `name` of the written rows, in file order.
+fn kept_column(dir: &Path, name: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for batch in kept_batches(dir) {
+        let col = batch.column_by_name(name).unwrap();
+        let col = col
+            .as_string_view_opt()
+            .map(|a| {
+                (0..a.len())
+                    .map(|i| a.value(i).to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .or_else(|| {
+                col.as_string_opt::<i32>()
+                    .map(|a| (0..a.len()).map(|i| a.value(i).to_owned()).collect())
+            })
+            .unwrap();
+        ids.extend(col);
     }
     ids
 }
@@ -286,13 +292,6 @@ fn annotate_only_keeps_every_row_with_its_cluster() {
 /// Near-duplicate documents (one word changed in 200) spread over shards.
 fn write_near_duplicates(dir: &Path, files: usize, per_file: usize) {
     std::fs::create_dir_all(dir).unwrap();
-    let word = |i: usize| -> String {
-        // Distinct pseudo-random 6-letter words.
-        let x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (0..6)
-            .map(|k| char::from(b'a' + ((x >> (k * 8 + 16)) % 26) as u8))
-            .collect()
-    };
     for f in 0..files {
         let mut out = std::fs::File::create(dir.join(format!("in-{f:02}.jsonl"))).unwrap();
         for i in 0..per_file {
@@ -370,6 +369,195 @@ fn a_partition_over_the_memory_budget_is_split_on_disk_with_the_same_output() {
     assert_eq!(outputs[0], outputs[1]);
     let expected: Vec<String> = (0..40).map(|n| format!("d{n}")).collect();
     assert_eq!(outputs[0], expected);
+}
+
+/// A distinct pseudo-random 6-letter word per index.
+fn word(i: usize) -> String {
+    let x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (0..6)
+        .map(|k| char::from(b'a' + ((x >> (k * 8 + 16)) % 26) as u8))
+        .collect()
+}
+
+/// Words of each planted near-duplicate's original replaced by fresh ones (a contiguous block),
+/// and the Jaccard similarity of 5-word shingles that gives on 200 words: ≈ 0.3, 0.5, 0.6 (below
+/// 0.7), 0.8, 0.9, 1.
+const PLANTED_EDITS: [usize; 6] = [101, 61, 45, 17, 6, 0];
+
+/// 120 originals of 200 words and, for each, one variant with `PLANTED_EDITS[i % 6]` words
+/// replaced, in a shuffled order over 3 files. Returns (id, text) in input order.
+fn write_planted_pairs(dir: &Path) -> Vec<(String, String)> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut docs = Vec::new();
+    for i in 0..120 {
+        let original: Vec<String> = (0..200).map(|w| word(i * 1000 + w)).collect();
+        let edits = PLANTED_EDITS[i % 6];
+        let at = (i * 7) % (200 - edits);
+        let mut variant = original.clone();
+        for (w, v) in variant.iter_mut().enumerate().skip(at).take(edits) {
+            *v = word(1_000_000 + i * 1000 + w);
+        }
+        docs.push((format!("o{i}"), original.join(" ")));
+        docs.push((format!("v{i}"), variant.join(" ")));
+    }
+    // A fixed shuffle, so a variant may come before its original.
+    let mut order: Vec<usize> = (0..docs.len()).collect();
+    order.sort_by_key(|&j| (j as u64 + 11).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40);
+    let docs: Vec<(String, String)> = order.into_iter().map(|j| docs[j].clone()).collect();
+    for (f, chunk) in docs.chunks(80).enumerate() {
+        let mut out = std::fs::File::create(dir.join(format!("in-{f:02}.jsonl"))).unwrap();
+        for (id, text) in chunk {
+            writeln!(out, r#"{{"id": "{id}", "text": "{text}"}}"#).unwrap();
+        }
+    }
+    docs
+}
+
+/// The Jaccard similarity of the sets of 5-word shingles of two texts (computed here from the
+/// words, independently of the operator's hashing).
+fn shingle_jaccard(a: &str, b: &str) -> f64 {
+    let shingles = |t: &str| -> BTreeSet<String> {
+        let words: Vec<&str> = t.split_whitespace().collect();
+        words.windows(5).map(|w| w.join(" ")).collect()
+    };
+    let (a, b) = (shingles(a), shingles(b));
+    a.intersection(&b).count() as f64 / a.union(&b).count() as f64
+}
+
+/// Each clustered document (in input order) mapped to its cluster's keeper, from an annotated
+/// output (`remove_duplicates: false`): the keeper is the first row of its `cluster_id`.
+fn keepers_of(dir: &Path) -> BTreeMap<String, String> {
+    let ids = kept_column(dir, "id");
+    let clusters: Vec<u64> = kept_batches(dir)
+        .iter()
+        .flat_map(|b| {
+            let col = b.column_by_name("cluster_id").unwrap();
+            col.as_primitive::<arrow::datatypes::UInt64Type>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    let mut first: BTreeMap<u64, String> = BTreeMap::new();
+    let mut keeper = BTreeMap::new();
+    for (id, cluster) in ids.iter().zip(&clusters) {
+        match first.get(cluster) {
+            Some(k) => {
+                keeper.insert(id.clone(), k.clone());
+            }
+            None => {
+                first.insert(*cluster, id.clone());
+            }
+        }
+    }
+    keeper
+}
+
+#[test]
+fn minhash_jaccard_verification_removes_only_pairs_above_the_threshold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = write_planted_pairs(&tmp.path().join("in"));
+    let text: BTreeMap<&str, &str> = docs.iter().map(|(i, t)| (i.as_str(), t.as_str())).collect();
+    let pair_jaccard: Vec<f64> = (0..120)
+        .map(|i| {
+            shingle_jaccard(
+                text[format!("o{i}").as_str()],
+                text[format!("v{i}").as_str()],
+            )
+        })
+        .collect();
+    for (i, &j) in pair_jaccard.iter().enumerate() {
+        let level = [0.3, 0.5, 0.6, 0.8, 0.9, 1.0][i % 6];
+        assert!(
+            (j - level).abs() < 0.03,
+            "pair {i}: Jaccard {j}, planted {level}"
+        );
+    }
+    let registry = Arc::new(builtin_registry());
+    // A deliberately loose LSH: a pair at Jaccard 0.3 is a candidate with P = 1 − 0.7²⁰ ≈ 0.999.
+    let lsh = "num_buckets: 20, hashes_per_bucket: 1";
+    let run = |name: &str, params: String, workers: usize| {
+        let out = tmp.path().join(name);
+        let ops = format!("      - name: minhash_deduplicator\n        params: {{{params}}}\n");
+        let p = plan(&registry, config(&tmp.path().join("in"), &out, &ops));
+        let summary = run_local(&p, &options(workers)).unwrap();
+        (out, summary.stats.operators[0].counters.clone())
+    };
+    let annotate = "remove_duplicates: false, annotate_clusters: true";
+    let (plain_out, plain_counters) =
+        run("plain", format!("{lsh}, num_partitions: 4, {annotate}"), 2);
+    let (verified_out, verified_counters) = run(
+        "verified",
+        format!("{lsh}, num_partitions: 4, {annotate}, jaccard_threshold: 0.7"),
+        1,
+    );
+    let joined = |keepers: &BTreeMap<String, String>, i: usize| {
+        let (o, v) = (format!("o{i}"), format!("v{i}"));
+        keepers.get(&o) == Some(&v) || keepers.get(&v) == Some(&o)
+    };
+    let (plain, verified) = (keepers_of(&plain_out), keepers_of(&verified_out));
+    let low: Vec<usize> = (0..120).filter(|&i| pair_jaccard[i] < 0.7).collect();
+    let high: Vec<usize> = (0..120).filter(|&i| pair_jaccard[i] >= 0.8).collect();
+    assert_eq!((low.len(), high.len()), (60, 60));
+    // Without verification the loose LSH removes pairs far below 0.7 ...
+    let low_plain = low.iter().filter(|&&i| joined(&plain, i)).count();
+    assert!(
+        low_plain >= 55,
+        "{low_plain} of 60 low pairs joined without verification"
+    );
+    // ... with it, no removed document is below 0.7 from its keeper,
+    for (doc, keeper) in &verified {
+        let j = shingle_jaccard(text[doc.as_str()], text[keeper.as_str()]);
+        assert!(j >= 0.7, "{doc} removed for {keeper} at Jaccard {j}");
+    }
+    assert!(low.iter().all(|&i| !joined(&verified, i)));
+    // ... and the pairs at 0.8 and above are removed as often as without it.
+    let high_plain: Vec<usize> = high
+        .iter()
+        .copied()
+        .filter(|&i| joined(&plain, i))
+        .collect();
+    let high_verified: Vec<usize> = high
+        .iter()
+        .copied()
+        .filter(|&i| joined(&verified, i))
+        .collect();
+    assert_eq!(high_plain, high_verified);
+    assert!(
+        high_plain.len() >= 58,
+        "{} of 60 high pairs",
+        high_plain.len()
+    );
+
+    // Counters: the plain run verifies nothing; the verified run loaded at least the joined
+    // documents, rejected at least one comparison per low pair it saw, and accepted at least one
+    // per high pair.
+    eprintln!(
+        "jaccard verification: low pairs joined without it {low_plain}/60, high pairs joined \
+         {}/60, counters {verified_counters:?}",
+        high_plain.len()
+    );
+    assert!(!plain_counters.contains_key("jaccard_pairs_checked"));
+    let c = |name: &str| verified_counters[name];
+    assert!(c("jaccard_candidate_docs") >= 2 * (low_plain + high_plain.len()) as u64);
+    assert!(c("jaccard_candidate_docs") <= 240);
+    assert!(c("jaccard_pairs_rejected") >= low_plain as u64);
+    assert!(c("jaccard_pairs_checked") - c("jaccard_pairs_rejected") >= high_plain.len() as u64);
+    // One record per document: 12 bytes + 8 per distinct shingle (196 per 200-word document).
+    assert_eq!(c("jaccard_set_file_bytes"), 240 * (12 + 8 * 196));
+
+    // Removing instead of annotating, with 2 workers and another partition count: the same
+    // documents stay (each cluster's keeper and the unclustered), the same counters.
+    let (removed_out, removed_counters) = run(
+        "removed",
+        format!("{lsh}, num_partitions: 7, jaccard_threshold: 0.7"),
+        2,
+    );
+    let expected: Vec<String> = kept_column(&verified_out, "id")
+        .into_iter()
+        .filter(|id| !verified.contains_key(id))
+        .collect();
+    assert_eq!(kept(&removed_out), expected);
+    assert_eq!(removed_counters, verified_counters);
 }
 
 /// A corpus for `bloom_deduplicator`: documents of 1-5 paragraphs drawn from a pool of 40

@@ -11,6 +11,11 @@
 //! bands are compared by a 128-bit hash of (scope, band index, band values) instead of the
 //! values themselves (a false match needs a 128-bit collision); `dedup_scope` runs one
 //! independent dedup per value of a column (FineWeb deduplicates per dump) in one run.
+//!
+//! `jaccard_threshold` (off by default, as in datatrove) verifies candidates, as text-dedup's
+//! and NeMo Curator's false-positive check do: the key phase also stores each document's set of
+//! shingle hashes, and the merge phase joins a candidate pair only when the two sets' Jaccard
+//! similarity reaches the threshold (see `union_verified_group` in [`crate::partition`]).
 
 mod signature;
 #[rustfmt::skip]
@@ -74,6 +79,12 @@ pub struct MinhashDeduplicatorParams {
     /// Language of the word tokenizer (datatrove's `language`). Default: `en`.
     #[serde(default = "default_language")]
     pub language: String,
+    /// Verify candidate pairs: join two documents only when the Jaccard similarity of their
+    /// shingle sets is at least this, in (0, 1]; removes LSH false positives at the cost of a
+    /// set file (12 bytes + 8 per distinct shingle per document) and a merge phase that holds
+    /// the candidates' sets. Not with `keeper: datatrove`. Default: none (no verification).
+    #[serde(default)]
+    pub jaccard_threshold: Option<f64>,
 }
 
 fn default_text_field() -> String {
@@ -130,6 +141,16 @@ impl Params for MinhashDeduplicatorParams {
                 self.keeper
             ));
         }
+        if let Some(t) = self.jaccard_threshold {
+            if !(t > 0.0 && t <= 1.0) {
+                return Err(format!("jaccard_threshold must be in (0, 1], got {t}"));
+            }
+            if self.keeper == "datatrove" {
+                return Err(
+                    "jaccard_threshold needs keeper `first`: datatrove verifies no pairs".into(),
+                );
+            }
+        }
         mdf_text::words::check_language(&self.language)?;
         check_partitions(self.num_partitions)
     }
@@ -146,6 +167,8 @@ pub struct MinhashDeduplicator {
     shingles: Vec<u64>,
     sig: Vec<u64>,
     band: Vec<u8>,
+    /// The distinct shingles of a document (for `jaccard_threshold`).
+    set: Vec<u64>,
 }
 
 impl Component for MinhashDeduplicator {
@@ -180,6 +203,7 @@ impl MinhashDeduplicator {
             shingles: Vec::new(),
             sig: Vec::new(),
             band: Vec::new(),
+            set: Vec::new(),
         }
     }
 
@@ -219,6 +243,10 @@ impl GlobalOperator for MinhashDeduplicator {
         }
     }
 
+    fn jaccard_threshold(&self) -> Option<f64> {
+        self.params.jaccard_threshold
+    }
+
     fn extract(
         &mut self,
         batch: &RecordBatch,
@@ -231,7 +259,9 @@ impl GlobalOperator for MinhashDeduplicator {
             shingles,
             sig,
             band,
+            set,
         } = self;
+        let verify = params.jaccard_threshold.is_some();
         let r = params.hashes_per_bucket;
         // datatrove's order of groups: band, then signature values (big-endian bytes sort as
         // the numbers do).
@@ -262,6 +292,13 @@ impl GlobalOperator for MinhashDeduplicator {
                         }
                     }
                     keys.push(row, crate::common::scoped_key(scope, &[band]), &payload);
+                }
+                if verify {
+                    set.clear();
+                    set.extend_from_slice(shingles);
+                    set.sort_unstable();
+                    set.dedup();
+                    keys.push_set(row, set);
                 }
             },
         );
@@ -325,5 +362,47 @@ mod tests {
         let bad: MinhashDeduplicatorParams =
             serde_json::from_value(serde_json::json!({"shingle_unit": "byte"})).unwrap();
         assert!(bad.check().is_err());
+    }
+
+    #[test]
+    fn jaccard_threshold_is_checked_and_pushes_distinct_shingles() {
+        let params = |v: serde_json::Value| -> MinhashDeduplicatorParams {
+            serde_json::from_value(v).unwrap()
+        };
+        for bad in [0.0, -0.5, 1.5, f64::NAN] {
+            let mut p = params(serde_json::json!({}));
+            p.jaccard_threshold = Some(bad);
+            assert!(p.check().is_err(), "{bad}");
+        }
+        let datatrove =
+            params(serde_json::json!({"jaccard_threshold": 0.7, "keeper": "datatrove"}));
+        assert!(datatrove.check().unwrap_err().contains("keeper"));
+        let ok = params(serde_json::json!({"jaccard_threshold": 1.0, "n_grams": 2}));
+        ok.check().unwrap();
+        let mut op = MinhashDeduplicator::new(ok);
+        assert_eq!(op.jaccard_threshold(), Some(1.0));
+        let batch = RecordBatch::try_from_iter([(
+            "text",
+            std::sync::Arc::new(arrow::array::StringArray::from(vec![
+                "a b a b a b c",
+                "one",
+                "x y z",
+            ])) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        let mut sink = KeySink::default();
+        op.extract(&batch, &mut sink, &mut Verdicts::default())
+            .unwrap();
+        let sets: Vec<(usize, usize)> = sink.sets().map(|(row, s)| (row, s.len())).collect();
+        // "a b", "b a", "b c" (the repeats once); "one" has no bigram and no set.
+        assert_eq!(sets, [(0, 3), (2, 2)]);
+        assert!(sink.sets().all(|(_, s)| s.windows(2).all(|w| w[0] < w[1])));
+        let off = MinhashDeduplicator::new(params(serde_json::json!({"n_grams": 2})));
+        let mut off = off;
+        let mut sink = KeySink::default();
+        off.extract(&batch, &mut sink, &mut Verdicts::default())
+            .unwrap();
+        assert_eq!(sink.sets().count(), 0, "no sets without verification");
+        assert!(!sink.is_empty());
     }
 }
