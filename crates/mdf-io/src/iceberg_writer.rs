@@ -158,6 +158,7 @@ impl IcebergDataWriter {
             compression: params.compression,
             compression_level: 3,
             row_group_size: 100_000,
+            row_group_max_mb: 128.0,
             target_file_size_mb: 256.0,
             table_name: None,
         })?

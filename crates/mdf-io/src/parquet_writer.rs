@@ -47,6 +47,11 @@ pub struct ParquetWriterParams {
     /// Maximum rows per row group. Default: 100000.
     #[serde(default = "default_row_group_size")]
     pub row_group_size: usize,
+    /// A row group is closed once the data it buffers in memory reaches about this many MiB
+    /// (fractions allowed), whatever its row count: rows that hold image bytes are large, and a
+    /// writer would otherwise buffer up to a whole file per shard. Default: 128.
+    #[serde(default = "default_row_group_max_mb")]
+    pub row_group_max_mb: f64,
     /// A file is closed and the shard's next file started once it reaches about this many MiB
     /// (fractions allowed). Default: 256.
     #[serde(default = "default_target_file_size_mb")]
@@ -63,6 +68,10 @@ fn default_compression_level() -> i32 {
 
 fn default_row_group_size() -> usize {
     100_000
+}
+
+fn default_row_group_max_mb() -> f64 {
+    128.0
 }
 
 pub(crate) fn default_target_file_size_mb() -> f64 {
@@ -86,6 +95,9 @@ impl Params for ParquetWriterParams {
             return Err("`row_group_size` must be at least 1".into());
         }
         check_target_size(self.target_file_size_mb)?;
+        if !(self.row_group_max_mb.is_finite() && self.row_group_max_mb > 0.0) {
+            return Err("`row_group_max_mb` must be a positive number".into());
+        }
         check_table_name(self.table_name.as_deref())?;
         self.codec().map(|_| ())
     }
@@ -121,6 +133,7 @@ pub struct ParquetDataWriter {
     data_dir: PathBuf,
     properties: WriterProperties,
     target_bytes: u64,
+    row_group_bytes: u64,
 }
 
 impl Component for ParquetDataWriter {
@@ -151,6 +164,7 @@ impl ParquetDataWriter {
             output_dir,
             properties,
             target_bytes: mib_to_bytes(params.target_file_size_mb),
+            row_group_bytes: mib_to_bytes(params.row_group_max_mb),
         })
     }
 }
@@ -178,6 +192,8 @@ impl DataWriter for ParquetDataWriter {
             files: ShardFiles::open(&self.data_dir, shard_index, ".parquet")?,
             properties: self.properties.clone(),
             target_bytes: self.target_bytes,
+            row_group_bytes: self.row_group_bytes,
+            row_group_buffered: 0,
             schema: None,
             writer: None,
         }))
@@ -188,6 +204,9 @@ struct ParquetShardWriter {
     files: ShardFiles,
     properties: WriterProperties,
     target_bytes: u64,
+    row_group_bytes: u64,
+    /// Arrow bytes written into the open row group.
+    row_group_buffered: u64,
     /// The first batch's schema; every file of the shard has it.
     schema: Option<SchemaRef>,
     writer: Option<ArrowWriter<OutputFile>>,
@@ -214,6 +233,17 @@ impl ShardWriter for ParquetShardWriter {
         let size = writer.bytes_written() + writer.in_progress_size();
         if size as u64 >= self.target_bytes {
             self.close_file()?;
+        } else {
+            // The writer's own size estimates lag behind large binary values, so count the
+            // Arrow bytes handed to this row group. Deterministic: the same batches give the
+            // same row groups whatever the worker count.
+            self.row_group_buffered += batch.get_array_memory_size() as u64;
+            if self.row_group_buffered >= self.row_group_bytes {
+                self.row_group_buffered = 0;
+                writer
+                    .flush()
+                    .map_err(|e| parquet_error(self.files.current_path(), e))?;
+            }
         }
         Ok(())
     }
@@ -257,6 +287,7 @@ impl ParquetShardWriter {
     }
 
     fn close_file(&mut self) -> Result<()> {
+        self.row_group_buffered = 0;
         if let Some(writer) = self.writer.take() {
             let file = writer
                 .into_inner()
@@ -377,6 +408,37 @@ mod tests {
             written.push((files, bytes));
         }
         assert_eq!(written[0], written[1]);
+    }
+
+    #[test]
+    fn large_rows_close_row_groups_by_bytes_not_rows() {
+        use arrow::array::BinaryArray;
+        let tmp = tempfile::tempdir().unwrap();
+        let mut p = params(tmp.path());
+        p.row_group_max_mb = 1.0;
+        p.compression = ParquetCompression::None;
+        let writer = ParquetDataWriter::new(p).unwrap();
+        let mut shard = writer.open_shard(0).unwrap();
+        // 40 batches of 4 "images" of 100 KB: 16 MB, far under the 100,000-row limit.
+        for b in 0..40u8 {
+            let blobs: Vec<Vec<u8>> = (0..4u8).map(|i| vec![b ^ i; 100_000]).collect();
+            let col: ArrayRef = Arc::new(BinaryArray::from_iter_values(blobs.iter()));
+            shard
+                .write(&RecordBatch::try_from_iter([("image", col)]).unwrap())
+                .unwrap();
+        }
+        let files = shard.finish().unwrap();
+        let file = fs::File::open(tmp.path().join(&files[0])).unwrap();
+        let meta = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let groups = meta.metadata().row_groups();
+        // Each row group closes at about 1 MiB buffered: about 16 of them, none over ~1 MiB
+        // plus one batch.
+        assert!(groups.len() >= 10, "{} row groups", groups.len());
+        let rows: i64 = groups.iter().map(|g| g.num_rows()).sum();
+        assert_eq!(rows, 160);
+        for g in groups {
+            assert!(g.total_byte_size() < 1_600_000, "{}", g.total_byte_size());
+        }
     }
 
     #[test]
