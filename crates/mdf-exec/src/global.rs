@@ -47,7 +47,7 @@ use mdf_dedup::partition::{
     group_partition, key_file_records, partition_bytes, split_partition, union_verified_group,
     CandidateSets, DocUnion, Edit, Group, KeyFileWriter, PartitionData, VerifyCounts,
 };
-use mdf_io::storage::OutputFile;
+use mdf_io::storage::{self, OutputFile};
 
 use crate::plan::{Plan, PlanStep, PlannedOperator};
 use crate::rundir::{write_atomic, RunDir};
@@ -162,7 +162,7 @@ impl GlobalDir {
     /// the cluster files stay for inspection.
     pub fn clean_up(&self) -> Result<()> {
         for sub in ["keys", "staged", "samples", "routed", "sets", "spill"] {
-            remove_dir_if_exists(&self.root.join(sub))?;
+            storage::remove_dir_all(&self.root.join(sub))?;
         }
         Ok(())
     }
@@ -203,12 +203,12 @@ impl GlobalDir {
         self.root.join("groups").join(format!("{partition:04}.bin"))
     }
 
-    /// The edits of one shard ([`Grouping::Sequential`]).
     /// Where a group task over its memory budget splits its partition.
     pub fn spill_dir(&self, partition: usize) -> PathBuf {
         self.root.join("spill").join(format!("{partition:06}"))
     }
 
+    /// The edits of one shard ([`Grouping::Sequential`]).
     pub fn edits_file(&self, shard: usize) -> PathBuf {
         self.root.join("edits").join(format!("{shard:06}.bin"))
     }
@@ -256,13 +256,6 @@ pub fn marker(run_dir: &RunDir, phase: Phase, index: usize) -> PathBuf {
 /// At most this many on-disk pieces per partition (open files of one group task).
 const MAX_PIECES: usize = 512;
 
-fn remove_dir_if_exists(path: &std::path::Path) -> Result<()> {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(MdfError::io(path, e)),
-        _ => Ok(()),
-    }
-}
-
 /// Group task `partition` of global step `k`.
 pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> Result<()> {
     let op = global_step(plan, k)?;
@@ -299,12 +292,12 @@ pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> R
         // is the same as in memory.
         pieces = usize::try_from(need.div_ceil(budget)).map_or(MAX_PIECES, |n| n.min(MAX_PIECES));
         let spill = dir.spill_dir(partition);
-        remove_dir_if_exists(&spill)?; // pieces of an attempt that died
+        storage::remove_dir_all(&spill)?; // pieces of an attempt that died
         for piece in split_partition(&key_files, partition, pieces, &spill)? {
             let data = PartitionData::read_piece(&piece)?;
             group_partition(global.as_mut(), &data, &mut emit)?;
         }
-        remove_dir_if_exists(&spill)?;
+        storage::remove_dir_all(&spill)?;
     } else {
         let data = PartitionData::read(&key_files, partition)?;
         group_partition(global.as_mut(), &data, &mut emit)?;
@@ -350,11 +343,7 @@ fn run_scan(plan: &Plan, dir: &GlobalDir, global: &mut dyn GlobalOperator) -> Re
     let mut key_bytes = 0u64;
     for &shard in &shards {
         let path = dir.key_file(shard);
-        match std::fs::metadata(&path) {
-            Ok(meta) => key_bytes += meta.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(MdfError::io(&path, e)),
-        }
+        key_bytes += storage::size_of(&path.to_string_lossy())?.unwrap_or(0);
     }
     global.scan_start(key_bytes)?;
     for &shard in &shards {
@@ -458,11 +447,7 @@ fn verified_union(
     let mut set_file_bytes = 0;
     for shard in &plan.shards {
         let path = dir.set_file(shard.index);
-        match std::fs::metadata(&path) {
-            Ok(meta) => set_file_bytes += meta.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(MdfError::io(&path, e)),
-        }
+        set_file_bytes += storage::size_of(&path.to_string_lossy())?.unwrap_or(0);
         sets.read_set_file(&path)?;
     }
     let mut union = DocUnion::default();
