@@ -437,3 +437,38 @@ def test_bloom_dedup_scan_runs_as_one_ray_task_identical_to_local(cluster, tmp_p
     _same_run(tmp_path / "local", tmp_path / "ray")
     assert "dedup group 0" in stats["phase_seconds"]
     assert sum(stats["operators"][0]["dropped"].values()) > 0
+
+
+def test_stage_pool_lost_before_it_ran_is_started_again(cluster, tmp_path, monkeypatch):
+    """A pool actor whose process dies before it runs is replaced (up to `attempts` pools) and the
+    run gives the local output; past that the run fails with an error naming the stage."""
+    from mega_data_factory import ray_runner
+    from user_ops.ray_ops import PoolDyingBeforeItRuns
+
+    monkeypatch.setattr(ray_runner, "_StagePool", PoolDyingBeforeItRuns)
+    src = _inputs(tmp_path, files=2)
+
+    def cfg(name: str) -> dict:
+        c = config(src, tmp_path / name, operators=TEXT_OPS, imports=[], executor={})
+        c["imports"] = ["user_ops.my_filters", "user_ops.ray_ops"]
+        c["stages"].append(
+            {
+                "name": "model",
+                "operators": [
+                    {"name": "fake_model", "params": {"log_dir": str(tmp_path / f"log-{name}")}}
+                ],
+                "worker": {"num_replicas": 1, "resources": {"cpu": 0, "gpu": 1}},
+            }
+        )
+        return c
+
+    deaths = tmp_path / "pool_deaths_left"  # beside the run directories
+    mdf.run(cfg("local"), progress="off")
+    deaths.write_text("2")
+    mdf.run(cfg("ray"), executor="ray", address=cluster, progress="off")
+    assert deaths.read_text() == "0"
+    _same_run(tmp_path / "local", tmp_path / "ray")
+
+    deaths.write_text("3")
+    with pytest.raises(mdf.InternalError, match=r"stage `model`: .*pool actor died 3 times"):
+        mdf.run(cfg("ray-lost"), executor="ray", address=cluster, progress="off")

@@ -395,15 +395,10 @@ def run(
         if any(p["kind"] == "segment" for p in phases):
             pool_class = ray.remote(_StagePool)
             for stage in pooled:
-                lo, hi = _replica_range(stage)
-                res = (stage.get("worker") or {}).get("resources") or {}
-                options = {**_ray_options(res, 1.0), "max_restarts": 3, "max_task_retries": 3}
-                pools[stage["name"]] = pool_class.options(num_cpus=0).remote(
-                    ctx, stage["name"], options, lo, hi
+                pools[stage["name"]] = _start_pool(
+                    ray, pool_class, ctx, stage, ready_timeout, attempts, progress
                 )
             ctx["pools"] = pools
-            for handle in pools.values():
-                ray.get(handle.wait_ready.remote(ready_timeout))
         cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
         limit = max_in_flight or max(2, 2 * int(cluster_cpus / max(task_cpu, 0.01)))
         remote_task = ray.remote(_run_task)
@@ -456,6 +451,32 @@ def run(
     )
     summary["stage_pools"] = pool_info
     return summary
+
+
+def _start_pool(ray, pool_class, ctx, stage, ready_timeout, attempts, progress):
+    """Starts one stage's replica pool and waits for its ``min_replicas``.
+
+    The pool actor is pure Python and holds no data, so when Ray loses it before it ran (seen on
+    a loaded cluster right after a worker crash: ``ActorDiedError ... never ran``) it is started
+    again, up to ``attempts`` times, as a crashed task would be; replicas that cannot start stay
+    a clear error (``wait_ready`` raises, which is not retried)."""
+    lo, hi = _replica_range(stage)
+    res = (stage.get("worker") or {}).get("resources") or {}
+    options = {**_ray_options(res, 1.0), "max_restarts": 3, "max_task_retries": 3}
+    attempts = max(attempts, 1)
+    for attempt in range(1, attempts + 1):
+        handle = pool_class.options(num_cpus=0).remote(ctx, stage["name"], options, lo, hi)
+        try:
+            ray.get(handle.wait_ready.remote(ready_timeout))
+            return handle
+        except ray.exceptions.RayActorError as e:
+            ray.kill(handle)
+            lost = e
+            _note(progress, f"stage `{stage['name']}`: pool actor lost ({attempt}/{attempts})")
+    raise _native.InternalError(
+        f"stage `{stage['name']}`: its replica pool actor died {attempts} times before it ran: "
+        f"{lost}"
+    )
 
 
 def _result(ray, ref) -> str:

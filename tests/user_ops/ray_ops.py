@@ -1,5 +1,6 @@
 """Python operators for the Ray runner tests: one that kills its own worker process once, a
-slow pass-through, and a "model" that records where and how often it is loaded."""
+slow pass-through, a "model" that records where and how often it is loaded, and a stage pool
+actor that dies before it runs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mega_data_factory import BatchRefiner, Filter, OperatorRegistry
+from mega_data_factory.ray_runner import _StagePool
 
 
 class KillWorkerOnce(Filter):
@@ -87,3 +89,16 @@ class FakeModel(BatchRefiner):
 OperatorRegistry.register("kill_worker_once", KillWorkerOnce)
 OperatorRegistry.register("sleep_pass", SleepPass)
 OperatorRegistry.register("fake_model", FakeModel)
+
+
+class PoolDyingBeforeItRuns(_StagePool):
+    """A stage pool actor whose process dies in its constructor while the file `pool_deaths_left`
+    beside the run directory holds a count above zero: a pool actor lost before it ran."""
+
+    def __init__(self, ctx, stage, options, lo, hi, *args, **kwargs):
+        counter = Path(ctx["run_dir"]).parent / "pool_deaths_left"
+        left = int(counter.read_text())
+        if left > 0:
+            counter.write_text(str(left - 1))
+            os.kill(os.getpid(), signal.SIGKILL)
+        super().__init__(ctx, stage, options, lo, hi, *args, **kwargs)
