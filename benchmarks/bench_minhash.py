@@ -103,6 +103,12 @@ def main() -> None:
     ap.add_argument(
         "--jaccard-threshold", type=float, help="mdf: verify candidate pairs (with --mdf-only)"
     )
+    ap.add_argument(
+        "--keeper",
+        choices=("first", "datatrove"),
+        default="first",
+        help="mdf's keeper: which member of a cluster stays (datatrove: its choice)",
+    )
     args = ap.parse_args()
     lo, hi = args.words
     suffix = "" if (lo, hi) == (50, 400) else f"-{lo}-{hi}"
@@ -132,7 +138,10 @@ def main() -> None:
     out = args.work / "mdf"
     shutil.rmtree(out, ignore_errors=True)
     cfg = args.work / "mdf.json"
-    minhash = {"name": "minhash_deduplicator", "params": {"num_partitions": args.partitions}}
+    minhash = {
+        "name": "minhash_deduplicator",
+        "params": {"num_partitions": args.partitions, "keeper": args.keeper},
+    }
     if args.jaccard_threshold is not None:
         minhash["params"]["jaccard_threshold"] = args.jaccard_threshold
     cfg.write_text(

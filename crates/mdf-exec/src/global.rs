@@ -203,6 +203,12 @@ impl GlobalDir {
         self.root.join("groups").join(format!("{partition:04}.bin"))
     }
 
+    /// The encoded groups a group task wrote for `partition`.
+    fn read_groups(&self, partition: usize) -> Result<Vec<u8>> {
+        let path = self.groups_file(partition);
+        std::fs::read(&path).map_err(|e| MdfError::io(&path, e))
+    }
+
     /// Where a group task over its memory budget splits its partition.
     pub fn spill_dir(&self, partition: usize) -> PathBuf {
         self.root.join("spill").join(format!("{partition:06}"))
@@ -391,8 +397,7 @@ pub fn run_merge(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
     let mut union = DocUnion::default();
     let mut keyed: Vec<Group> = Vec::new();
     for p in 0..partitions(plan, k)? {
-        let path = dir.groups_file(p);
-        let bytes = std::fs::read(&path).map_err(|e| MdfError::io(&path, e))?;
+        let bytes = dir.read_groups(p)?;
         match keeper {
             Keeper::FirstByInputOrder => union.add_encoded(&bytes)?,
             Keeper::UnionBySizeRoot => keyed.extend(decode_groups(&bytes)?),
@@ -428,11 +433,7 @@ fn verified_union(
     threshold: f64,
 ) -> Result<(DocUnion, VerifyCounts)> {
     let partitions = partitions(plan, k)?;
-    let groups_of = |p: usize| -> Result<Vec<Group>> {
-        let path = dir.groups_file(p);
-        let bytes = std::fs::read(&path).map_err(|e| MdfError::io(&path, e))?;
-        decode_groups(&bytes)
-    };
+    let groups_of = |p: usize| -> Result<Vec<Group>> { decode_groups(&dir.read_groups(p)?) };
     let mut candidates: Vec<DocId> = Vec::new();
     for p in 0..partitions {
         for (docs, _) in groups_of(p)? {

@@ -3,20 +3,18 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed set-up step should fail the test loudly
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use arrow::array::{Array, AsArray};
 use arrow::record_batch::RecordBatch;
 use mdf_core::config::{parse_config, ConfigSource};
-use mdf_core::{Component, Operator, OperatorKind, Params, Registry, Verdicts};
+use mdf_core::Registry;
 use mdf_exec::{builtin_registry, run_local, Plan, ProgressMode, RunOptions};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 /// Files of documents where every 3rd document repeats an earlier text (in another case and
 /// spacing) and every 5th an earlier URL. Returns the ids in input order with their text key.
@@ -188,47 +186,12 @@ fn url_dedup_then_exact_dedup_chain_in_one_run() {
     );
 }
 
-/// Panics on the text `doc number 777` while armed: a crash in the middle of a phase.
-static ARMED: AtomicBool = AtomicBool::new(false);
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct NoParams {}
-impl Params for NoParams {}
-
-struct CrashOnce;
-impl Operator for CrashOnce {
-    fn process(&mut self, batch: RecordBatch, _: &mut Verdicts) -> mdf_core::Result<RecordBatch> {
-        let text = batch.column_by_name("text").unwrap();
-        let hit = (0..text.len()).any(|i| {
-            text.as_string_view_opt()
-                .map(|a| a.value(i))
-                .or_else(|| text.as_string_opt::<i32>().map(|a| a.value(i)))
-                == Some("doc number 777")
-        });
-        if hit && ARMED.load(Ordering::SeqCst) {
-            panic!("simulated crash");
-        }
-        Ok(batch)
-    }
-}
-impl Component for CrashOnce {
-    type Built = dyn Operator;
-    type Params = NoParams;
-    const NAME: &'static str = "crash_once";
-    const KIND: OperatorKind = OperatorKind::Filter;
-    const SUMMARY: &'static str = "test";
-    fn build(_: NoParams) -> mdf_core::Result<Box<dyn Operator>> {
-        Ok(Box::new(CrashOnce))
-    }
-}
-
 #[test]
 fn a_crash_in_any_segment_resumes_to_the_same_output() {
     let tmp = tempfile::tempdir().unwrap();
     write_inputs(&tmp.path().join("in"), 4, 250);
     let mut registry = builtin_registry();
-    registry.register_operator::<CrashOnce>();
+    registry.register_operator::<common::CrashOnce>();
     let registry = Arc::new(registry);
     let crash = "      - name: crash_once\n";
     let reference = {
@@ -248,10 +211,10 @@ fn a_crash_in_any_segment_resumes_to_the_same_output() {
     {
         let out = tmp.path().join(format!("out{i}"));
         let p = plan(&registry, config(&tmp.path().join("in"), &out, ops));
-        ARMED.store(true, Ordering::SeqCst);
+        common::arm("text", "doc number 777");
         let err = run_local(&p, &options(2)).unwrap_err();
         assert!(err.to_string().contains("simulated crash"), "{err}");
-        ARMED.store(false, Ordering::SeqCst);
+        common::disarm();
         let resumed = run_local(&p, &options(1)).unwrap();
         assert_eq!(kept(&out), reference, "crash in segment {i}");
         assert_eq!(resumed.stats.input_records, 1000);

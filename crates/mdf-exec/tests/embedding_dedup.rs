@@ -6,20 +6,18 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed set-up step should fail the test loudly
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, StringArray};
 use arrow::datatypes::Float32Type;
 use arrow::record_batch::RecordBatch;
 use mdf_core::config::{parse_config, ConfigSource};
-use mdf_core::{Component, Operator, OperatorKind, Params, Verdicts};
 use mdf_dedup::kmeans::{normalize, Centroids};
 use mdf_exec::{builtin_registry, run_local, Plan, ProgressMode, RunOptions};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 const DIM: usize = 48;
 const EPS: f64 = 0.02;
@@ -112,7 +110,7 @@ fn plan(input: &Path, output: &Path, params: &str) -> Plan {
 /// A plan with extra operator lines before and after the dedup.
 fn plan_with(input: &Path, output: &Path, params: &str, before: &str, after: &str) -> Plan {
     let mut registry = builtin_registry();
-    registry.register_operator::<CrashOnce>();
+    registry.register_operator::<common::CrashOnce>();
     let registry = Arc::new(registry);
     let text = format!(
         "data_loader:\n  type: ParquetLoader\n  params:\n    paths: {}\nstages:\n  - name: s\n    operators:\n{before}      - name: embedding_deduplicator\n        params: {{{params}}}\n{after}data_writer:\n  type: ParquetDataWriter\n  params:\n    output_path: {}\nexecutor:\n  batch_size: 100\n",
@@ -244,41 +242,6 @@ fn a_wrong_dimension_is_a_counted_reject() {
     assert_eq!(summary.stats.rejected_records, 120);
 }
 
-/// Panics on the record `r00077` while armed: a crash in the middle of a phase.
-static ARMED: AtomicBool = AtomicBool::new(false);
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct NoParams {}
-impl Params for NoParams {}
-
-struct CrashOnce;
-impl Operator for CrashOnce {
-    fn process(&mut self, batch: RecordBatch, _: &mut Verdicts) -> mdf_core::Result<RecordBatch> {
-        let ids = batch.column_by_name("id").unwrap();
-        let hit = (0..ids.len()).any(|i| {
-            ids.as_string_view_opt()
-                .map(|a| a.value(i))
-                .or_else(|| ids.as_string_opt::<i32>().map(|a| a.value(i)))
-                == Some("r00077")
-        });
-        if hit && ARMED.load(Ordering::SeqCst) {
-            panic!("simulated crash");
-        }
-        Ok(batch)
-    }
-}
-impl Component for CrashOnce {
-    type Built = dyn Operator;
-    type Params = NoParams;
-    const NAME: &'static str = "crash_once";
-    const KIND: OperatorKind = OperatorKind::Filter;
-    const SUMMARY: &'static str = "test";
-    fn build(_: NoParams) -> mdf_core::Result<Box<dyn Operator>> {
-        Ok(Box::new(CrashOnce))
-    }
-}
-
 #[test]
 fn a_crash_before_or_after_the_fit_resumes_to_the_same_output() {
     let tmp = tempfile::tempdir().unwrap();
@@ -292,10 +255,10 @@ fn a_crash_before_or_after_the_fit_resumes_to_the_same_output() {
     for (i, (before, after)) in [(crash, ""), ("", crash)].into_iter().enumerate() {
         let out = tmp.path().join(format!("out{i}"));
         let p = plan_with(&input, &out, PARAMS, before, after);
-        ARMED.store(true, Ordering::SeqCst);
+        common::arm("id", "r00077");
         let err = run_local(&p, &options(2)).unwrap_err();
         assert!(err.to_string().contains("simulated crash"), "{err}");
-        ARMED.store(false, Ordering::SeqCst);
+        common::disarm();
         if i == 1 {
             assert!(out.join("_mdf/global/g00/done/fit-000000").exists());
         }
