@@ -196,6 +196,31 @@ pub struct KeyRecord<'a> {
     pub payload: &'a [u8],
 }
 
+/// The [`GlobalOperator`] settings of a dedup operator whose `params` field has the usual
+/// `num_partitions`, `remove_duplicates` and `annotate_clusters`: expands, inside its
+/// `impl GlobalOperator`, to `num_partitions`, `grouping` (the given [`Grouping`]),
+/// `remove_duplicates` and `cluster_columns`.
+#[macro_export]
+macro_rules! dedup_settings_from_params {
+    ($grouping:expr) => {
+        fn num_partitions(&self) -> usize {
+            self.params.num_partitions
+        }
+
+        fn grouping(&self) -> $crate::global::Grouping {
+            $grouping
+        }
+
+        fn remove_duplicates(&self) -> bool {
+            self.params.remove_duplicates
+        }
+
+        fn cluster_columns(&self) -> Option<$crate::global::ClusterColumns> {
+            $crate::global::ClusterColumns::when(self.params.annotate_clusters)
+        }
+    };
+}
+
 /// The phase logic of a global operator. One instance per worker, like a map operator.
 pub trait GlobalOperator: Send {
     /// Number of partitions the keys are routed to (group tasks; memory per task is about

@@ -29,7 +29,7 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Float32Type};
 use arrow::record_batch::RecordBatch;
 use mdf_core::global::{
-    as_operator, ClusterColumns, DocId, FitSample, GlobalOperator, Grouping, KeyRecord, KeySink,
+    as_operator, DocId, FitSample, GlobalOperator, Grouping, KeyRecord, KeySink,
 };
 use mdf_core::{Component, MdfError, Operator, OperatorKind, Params, Result, Verdicts};
 use schemars::JsonSchema;
@@ -359,22 +359,8 @@ fn dimension_error(field: &str, what: &str) -> MdfError {
 }
 
 impl GlobalOperator for EmbeddingDeduplicator {
-    fn num_partitions(&self) -> usize {
-        self.params.num_partitions
-    }
-
-    fn grouping(&self) -> Grouping {
-        // A record has one key (its k-means cluster), so each cluster's components are whole.
-        Grouping::Disjoint
-    }
-
-    fn remove_duplicates(&self) -> bool {
-        self.params.remove_duplicates
-    }
-
-    fn cluster_columns(&self) -> Option<ClusterColumns> {
-        ClusterColumns::when(self.params.annotate_clusters)
-    }
+    // A record has one key (its k-means cluster), so each cluster's components are whole.
+    mdf_core::dedup_settings_from_params!(Grouping::Disjoint);
 
     fn fit_sample(&self) -> Option<FitSample> {
         Some(FitSample {

@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mdf_core::global::{as_operator, ClusterColumns, GlobalOperator, Grouping, KeySink};
+use mdf_core::global::{as_operator, GlobalOperator, Grouping, KeySink};
 use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 use mdf_text::pystr;
 
@@ -134,21 +134,7 @@ pub fn normalize_into(text: &str, whitespace: bool, lowercase: bool, out: &mut S
 }
 
 impl GlobalOperator for TextExactDeduplicator {
-    fn num_partitions(&self) -> usize {
-        self.params.num_partitions
-    }
-
-    fn grouping(&self) -> Grouping {
-        Grouping::Disjoint
-    }
-
-    fn remove_duplicates(&self) -> bool {
-        self.params.remove_duplicates
-    }
-
-    fn cluster_columns(&self) -> Option<ClusterColumns> {
-        ClusterColumns::when(self.params.annotate_clusters)
-    }
+    mdf_core::dedup_settings_from_params!(Grouping::Disjoint);
 
     fn extract(
         &mut self,

@@ -10,7 +10,7 @@ use arrow::record_batch::RecordBatch;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mdf_core::global::{as_operator, ClusterColumns, GlobalOperator, Grouping, KeySink};
+use mdf_core::global::{as_operator, GlobalOperator, Grouping, KeySink};
 use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::common::{check_partitions, default_partitions, for_each_row, scoped_key, yes};
@@ -89,21 +89,7 @@ pub fn normalize_url(url: &str, out: &mut String) {
 }
 
 impl GlobalOperator for UrlDeduplicator {
-    fn num_partitions(&self) -> usize {
-        self.params.num_partitions
-    }
-
-    fn grouping(&self) -> Grouping {
-        Grouping::Disjoint
-    }
-
-    fn remove_duplicates(&self) -> bool {
-        self.params.remove_duplicates
-    }
-
-    fn cluster_columns(&self) -> Option<ClusterColumns> {
-        ClusterColumns::when(self.params.annotate_clusters)
-    }
+    mdf_core::dedup_settings_from_params!(Grouping::Disjoint);
 
     fn extract(
         &mut self,

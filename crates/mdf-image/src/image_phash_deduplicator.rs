@@ -22,9 +22,7 @@
 use arrow::array::AsArray;
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
-use mdf_core::global::{
-    as_operator, ClusterColumns, DocId, GlobalOperator, Grouping, KeyRecord, KeySink,
-};
+use mdf_core::global::{as_operator, DocId, GlobalOperator, Grouping, KeyRecord, KeySink};
 use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -196,21 +194,7 @@ impl ImagePhashDeduplicator {
 }
 
 impl GlobalOperator for ImagePhashDeduplicator {
-    fn num_partitions(&self) -> usize {
-        self.params.num_partitions
-    }
-
-    fn grouping(&self) -> Grouping {
-        Grouping::Connected
-    }
-
-    fn remove_duplicates(&self) -> bool {
-        self.params.remove_duplicates
-    }
-
-    fn cluster_columns(&self) -> Option<ClusterColumns> {
-        ClusterColumns::when(self.params.annotate_clusters)
-    }
+    mdf_core::dedup_settings_from_params!(Grouping::Connected);
 
     fn extract(
         &mut self,

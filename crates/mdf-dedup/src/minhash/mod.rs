@@ -25,7 +25,7 @@ use arrow::record_batch::RecordBatch;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mdf_core::global::{as_operator, ClusterColumns, GlobalOperator, Grouping, Keeper, KeySink};
+use mdf_core::global::{as_operator, GlobalOperator, Grouping, Keeper, KeySink};
 use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::common::{check_partitions, default_partitions, for_each_row, yes};
@@ -219,21 +219,7 @@ impl MinhashDeduplicator {
 }
 
 impl GlobalOperator for MinhashDeduplicator {
-    fn num_partitions(&self) -> usize {
-        self.params.num_partitions
-    }
-
-    fn grouping(&self) -> Grouping {
-        Grouping::Connected
-    }
-
-    fn remove_duplicates(&self) -> bool {
-        self.params.remove_duplicates
-    }
-
-    fn cluster_columns(&self) -> Option<ClusterColumns> {
-        ClusterColumns::when(self.params.annotate_clusters)
-    }
+    mdf_core::dedup_settings_from_params!(Grouping::Connected);
 
     fn keeper(&self) -> Keeper {
         if self.params.keeper == "datatrove" {
