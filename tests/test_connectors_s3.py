@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -168,22 +169,39 @@ def test_ray_runner_writes_the_same_run_directory_to_s3(s3, tmp_path):
     assert on_ray["executor"] == "ray"
     assert on_ray["output_records"] == local["output_records"] > 0
     got = objects(s3, "rayrun", "runs/ray")
+    _same_parquet_parts(got, tmp_path / "out")
+    assert json.loads(got["_mdf/stats.json"])["output_records"] == local["output_records"]
+    assert sum(k.startswith("_mdf/done/") for k in got) == on_ray["shards_total"] == 3
+
+    # Dedup state lives in the run directory too: its phases run as Ray tasks that share
+    # nothing but the bucket, and keep the local run's records.
+    dedup = [
+        {"name": "text_exact_deduplicator"},
+        {"name": "minhash_deduplicator", "params": {"num_partitions": 2}},
+    ]
+    local = mdf.run(config(local_in, tmp_path / "dedup", operators=dedup), progress="off")
+    on_ray = mdf.run(
+        config("s3://rayrun/raw/", "s3://rayrun/runs/dedup", operators=dedup),
+        executor="ray",
+        progress="off",
+    )
+    assert on_ray["output_records"] == local["output_records"] < 600
+    assert [o["dropped"] for o in on_ray["operators"]] == [o["dropped"] for o in local["operators"]]
+    got = objects(s3, "rayrun", "runs/dedup")
+    _same_parquet_parts(got, tmp_path / "dedup")
+    assert any(k.startswith("_mdf/global/g01/done/group-") for k in got)
+
+
+def _same_parquet_parts(got: dict[str, bytes], local_dir: Path) -> None:
+    """The Parquet parts among `got` (objects by key) hold the local run's records."""
     data = {k: v for k, v in got.items() if k.startswith("part-")}
-    want = output_files(tmp_path / "out")
+    want = output_files(local_dir)
     assert sorted(data) == sorted(want)
     for name, local_bytes in want.items():
         remote_table = pq.read_table(io.BytesIO(data[name])).drop_columns(["_source_file"])
         assert remote_table == pq.read_table(io.BytesIO(local_bytes)).drop_columns(
             ["_source_file"]
         ), name
-    assert json.loads(got["_mdf/stats.json"])["output_records"] == local["output_records"]
-    assert sum(k.startswith("_mdf/done/") for k in got) == on_ray["shards_total"] == 3
-
-    # Dedup state needs a filesystem: refused before any work, naming the key.
-    dedup = [{"name": "text_exact_deduplicator"}]
-    with pytest.raises(mdf.ConfigError, match="output_path.*object store"):
-        mdf.run(config("s3://rayrun/raw/", "s3://rayrun/runs/dedup", operators=dedup))
-    assert not objects(s3, "rayrun", "runs/dedup")
 
 
 def test_interrupted_upload_leaves_no_visible_object(s3, tmp_path, monkeypatch):

@@ -16,14 +16,18 @@
 //!   `GlobalOperator::jaccard_threshold`): per document with a set, sorted by document:
 //!   `doc u64 · n u32 · n × hash u64` (sorted, unique). 12 bytes plus 8 per hash; the merge
 //!   phase streams it and keeps only the candidates' sets ([`CandidateSets`]).
+//!
+//! The files live in the run directory, a local path or an object store (`mdf_io::storage`);
+//! only the pieces of a partition split to fit a memory budget are local scratch files.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hashbrown::HashMap;
 use mdf_core::global::{DocId, FitSample, GlobalOperator, KeyRecord};
 use mdf_core::{MdfError, Result};
+use mdf_io::storage::{self, InputFile};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 const KEY_MAGIC: &[u8; 4] = b"MDFK";
@@ -103,7 +107,7 @@ impl KeyFileWriter {
 /// The byte range `[offsets[i], offsets[i+1])` of a file that ends with
 /// `offsets · count u32 · magic` (reads the footer only).
 fn indexed_section_range(
-    file: &mut File,
+    file: &mut InputFile,
     path: &Path,
     magic: &[u8; 4],
     index: usize,
@@ -115,7 +119,7 @@ fn indexed_section_range(
             path.display()
         ))
     };
-    let len = file.metadata().map_err(io)?.len();
+    let len = file.len();
     if len < 8 {
         return Err(corrupt("file too short"));
     }
@@ -149,7 +153,7 @@ fn indexed_section_range(
 /// `offsets · count u32 · magic`.
 fn read_indexed_section(path: &Path, magic: &[u8; 4], index: usize) -> Result<Vec<u8>> {
     let io = |e| MdfError::io(path, e);
-    let mut file = File::open(path).map_err(io)?;
+    let mut file = open(path)?;
     let (start, end) = indexed_section_range(&mut file, path, magic, index)?;
     let mut bytes = vec![0u8; (end - start) as usize];
     file.seek(SeekFrom::Start(start)).map_err(io)?;
@@ -159,16 +163,20 @@ fn read_indexed_section(path: &Path, magic: &[u8; 4], index: usize) -> Result<Ve
 
 /// The bytes of partition `partition` over the key files in `paths` (footers only; missing
 /// files hold nothing): what a group task reads.
-pub fn partition_bytes(paths: &[std::path::PathBuf], partition: usize) -> Result<u64> {
+pub fn partition_bytes(paths: &[PathBuf], partition: usize) -> Result<u64> {
     let mut total = 0;
     for path in paths {
-        if path.exists() {
-            let mut file = File::open(path).map_err(|e| MdfError::io(path, e))?;
-            let (start, end) = indexed_section_range(&mut file, path, KEY_MAGIC, partition)?;
+        if storage::exists(path)? {
+            let (start, end) = indexed_section_range(&mut open(path)?, path, KEY_MAGIC, partition)?;
             total += end - start;
         }
     }
     Ok(total)
+}
+
+/// Opens a file of the run directory (local or an object) for reading.
+fn open(path: &Path) -> Result<InputFile> {
+    InputFile::open(&path.to_string_lossy())
 }
 
 /// Memory a group task needs for `bytes` of key records: the bytes plus one parsed
@@ -181,14 +189,14 @@ pub fn group_memory(bytes: u64) -> u64 {
 /// `dir/piece-NNNNNN` (by [`piece_of`]), reading one shard's section at a time. Records keep
 /// their order within each piece. Returns the pieces' paths (a piece may be empty).
 pub fn split_partition(
-    paths: &[std::path::PathBuf],
+    paths: &[PathBuf],
     partition: usize,
     pieces: usize,
     dir: &Path,
-) -> Result<Vec<std::path::PathBuf>> {
+) -> Result<Vec<PathBuf>> {
     use std::io::Write;
     std::fs::create_dir_all(dir).map_err(|e| MdfError::io(dir, e))?;
-    let piece_paths: Vec<std::path::PathBuf> = (0..pieces)
+    let piece_paths: Vec<PathBuf> = (0..pieces)
         .map(|i| dir.join(format!("piece-{i:06}")))
         .collect();
     let mut writers = piece_paths
@@ -200,7 +208,10 @@ pub fn split_partition(
         })
         .collect::<Result<Vec<_>>>()?;
     let mut scratch = Vec::new();
-    for path in paths.iter().filter(|p| p.exists()) {
+    for path in paths {
+        if !storage::exists(path)? {
+            continue;
+        }
         let section = read_indexed_section(path, KEY_MAGIC, partition)?;
         let mut records = Vec::new();
         parse_records(&section, &mut records)?;
@@ -234,10 +245,10 @@ impl PartitionData {
 
     /// Reads partition `partition` of each key file in `paths` (missing files: shards without
     /// rows, which write none).
-    pub fn read(paths: &[std::path::PathBuf], partition: usize) -> Result<Self> {
+    pub fn read(paths: &[PathBuf], partition: usize) -> Result<Self> {
         let mut bytes = Vec::with_capacity(paths.len());
         for path in paths {
-            if path.exists() {
+            if storage::exists(path)? {
                 bytes.push(read_indexed_section(path, KEY_MAGIC, partition)?);
             }
         }
@@ -678,11 +689,10 @@ impl CandidateSets {
     /// Reads the candidates' sets from one set file, skipping the other documents; a missing
     /// file (a shard without rows) has none.
     pub fn read_set_file(&mut self, path: &Path) -> Result<()> {
-        let file = match File::open(path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(MdfError::io(path, e)),
-        };
+        if !storage::exists(path)? {
+            return Ok(());
+        }
+        let file = open(path)?;
         let corrupt = || {
             MdfError::internal(format!(
                 "{}: truncated set file; delete the run's _mdf/global folder to recompute it",

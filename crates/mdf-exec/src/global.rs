@@ -205,13 +205,23 @@ impl GlobalDir {
 
     /// The encoded groups a group task wrote for `partition`.
     fn read_groups(&self, partition: usize) -> Result<Vec<u8>> {
-        let path = self.groups_file(partition);
-        std::fs::read(&path).map_err(|e| MdfError::io(&path, e))
+        read_existing(&self.groups_file(partition))
     }
 
-    /// Where a group task over its memory budget splits its partition.
-    pub fn spill_dir(&self, partition: usize) -> PathBuf {
-        self.root.join("spill").join(format!("{partition:06}"))
+    /// Where a group task over its memory budget splits its partition: beside the run's state,
+    /// or, when the run directory is an object store, a local temporary directory (removed
+    /// when dropped): the pieces are scratch files of one task.
+    pub fn spill_dir(&self, partition: usize) -> Result<SpillDir> {
+        if storage::is_remote(&self.root.to_string_lossy()) {
+            let dir = tempfile::Builder::new()
+                .prefix("mdf-spill-")
+                .tempdir()
+                .map_err(|e| MdfError::io(std::env::temp_dir(), e))?;
+            return Ok(SpillDir::Temporary(dir));
+        }
+        Ok(SpillDir::InRunDir(
+            self.root.join("spill").join(format!("{partition:06}")),
+        ))
     }
 
     /// The edits of one shard ([`Grouping::Sequential`]).
@@ -247,6 +257,21 @@ impl GlobalDir {
     }
 }
 
+/// A group task's scratch directory for the pieces of a split partition.
+pub enum SpillDir {
+    InRunDir(PathBuf),
+    Temporary(tempfile::TempDir),
+}
+
+impl SpillDir {
+    pub fn path(&self) -> &Path {
+        match self {
+            SpillDir::InRunDir(p) => p,
+            SpillDir::Temporary(d) => d.path(),
+        }
+    }
+}
+
 /// The done marker of task `index` of `phase`, for phases other than the last segment (whose
 /// markers are the run directory's shard markers).
 pub fn marker(run_dir: &RunDir, phase: Phase, index: usize) -> PathBuf {
@@ -257,6 +282,12 @@ pub fn marker(run_dir: &RunDir, phase: Phase, index: usize) -> PathBuf {
         Phase::Fit(k) => GlobalDir::new(run_dir, k).done_marker("fit", index),
         Phase::Route(k) => GlobalDir::new(run_dir, k).done_marker("route", index),
     }
+}
+
+/// Whether task `index` of `phase` left its done marker. A marker that cannot be checked (an
+/// object store that fails to answer) counts as absent: the task runs again, which is safe.
+pub fn is_marked(run_dir: &RunDir, phase: Phase, index: usize) -> bool {
+    storage::exists(&marker(run_dir, phase, index)).unwrap_or(false)
 }
 
 /// At most this many on-disk pieces per partition (open files of one group task).
@@ -297,13 +328,14 @@ pub fn run_group(plan: &Plan, run_dir: &RunDir, k: usize, partition: usize) -> R
         // Groups never span pieces, and every later step sorts what it reads, so the output
         // is the same as in memory.
         pieces = usize::try_from(need.div_ceil(budget)).map_or(MAX_PIECES, |n| n.min(MAX_PIECES));
-        let spill = dir.spill_dir(partition);
-        storage::remove_dir_all(&spill)?; // pieces of an attempt that died
-        for piece in split_partition(&key_files, partition, pieces, &spill)? {
+        let scratch = dir.spill_dir(partition)?;
+        let spill = scratch.path();
+        storage::remove_dir_all(spill)?; // pieces of an attempt that died
+        for piece in split_partition(&key_files, partition, pieces, spill)? {
             let data = PartitionData::read_piece(&piece)?;
             group_partition(global.as_mut(), &data, &mut emit)?;
         }
-        storage::remove_dir_all(&spill)?;
+        storage::remove_dir_all(spill)?;
     } else {
         let data = PartitionData::read(&key_files, partition)?;
         group_partition(global.as_mut(), &data, &mut emit)?;
@@ -478,7 +510,7 @@ fn write_merge_report(dir: &GlobalDir, counts: &VerifyCounts) -> Result<()> {
 /// The counters of global step `k`'s merge phase (empty when it wrote none), for the run's stats.
 pub fn merge_counters(run_dir: &RunDir, k: usize) -> Result<BTreeMap<String, u64>> {
     let path = GlobalDir::new(run_dir, k).merge_report_file();
-    match read_if_exists(&path)? {
+    match storage::read_opt(&path)? {
         None => Ok(BTreeMap::new()),
         Some(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| MdfError::internal(format!("{}: {e}", path.display()))),
@@ -537,13 +569,14 @@ fn global_step(plan: &Plan, k: usize) -> Result<&PlannedOperator> {
         .ok_or_else(|| MdfError::internal(format!("no global step {k}")))
 }
 
-/// Reads a whole file; `None` when it does not exist (a shard without rows).
-fn read_if_exists(path: &std::path::Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(MdfError::io(path, e)),
-    }
+/// A whole file of the run directory (local or an object) that an earlier phase wrote.
+pub fn read_existing(path: &Path) -> Result<Vec<u8>> {
+    storage::read_opt(path)?.ok_or_else(|| {
+        MdfError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "written by an earlier phase"),
+        )
+    })
 }
 
 /// The fit task of global step `k`: the sample of the whole step is the sample of the
@@ -559,7 +592,7 @@ pub fn run_fit(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
     // twice the sample rather than the sum of the shards' samples.
     let mut kept = KeyFileWriter::new(1).finish();
     for shard in &plan.shards {
-        let Some(bytes) = read_if_exists(&dir.sample_file(shard.index))? else {
+        let Some(bytes) = storage::read_opt(&dir.sample_file(shard.index))? else {
             continue;
         };
         let mut records = key_file_records(&kept)?;
@@ -577,10 +610,9 @@ pub fn run_fit(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
 pub fn run_route(plan: &Plan, run_dir: &RunDir, k: usize, shard: usize) -> Result<()> {
     let mut global = build_global(global_step(plan, k)?)?;
     let dir = GlobalDir::new(run_dir, k);
-    let model_path = dir.model_file();
-    let model = std::fs::read(&model_path).map_err(|e| MdfError::io(&model_path, e))?;
+    let model = read_existing(&dir.model_file())?;
     let mut out = KeyFileWriter::new(global.num_partitions());
-    if let Some(bytes) = read_if_exists(&dir.key_file(shard))? {
+    if let Some(bytes) = storage::read_opt(&dir.key_file(shard))? {
         let records = key_file_records(&bytes)?;
         let mut keys = Vec::with_capacity(records.len());
         global.route(&model, &records, &mut keys)?;

@@ -56,7 +56,6 @@ impl Plan {
         let writer = lookup(&registry.writers, "writer", &config.data_writer.name)?
             .build(&config.data_writer.params)?;
         let steps = plan_steps(&config, loader.as_ref(), registry, true)?;
-        refuse_remote_dedup_state(&steps, writer.output_dir())?;
         let mut shards = loader.list_shards()?;
         for (i, shard) in shards.iter_mut().enumerate() {
             shard.index = i;
@@ -194,26 +193,6 @@ fn cap_shards(loader: &dyn Loader, shards: Vec<ShardSpec>, max: u64) -> Result<V
         kept.push(shard);
     }
     Ok(kept)
-}
-
-/// The dedup phases keep their state (keys, staged rows, clusters) under `_mdf/global/` with
-/// local file I/O, so a plan with a global operator needs a run directory on a filesystem (a
-/// shared one for Ray). Refused before any work rather than failing in the first dedup phase.
-fn refuse_remote_dedup_state(steps: &[PlanStep], output_dir: &std::path::Path) -> Result<()> {
-    let global = steps.iter().find_map(|s| match s {
-        PlanStep::Global(op) => Some(op),
-        PlanStep::Map(_) => None,
-    });
-    let dir = output_dir.to_string_lossy();
-    match global {
-        Some(op) if mdf_io::storage::is_remote(&dir) => Err(MdfError::config(format!(
-            "data_writer.params.output_path: `{dir}` is an object store, but `{}` keeps its \
-             dedup state in the run directory, which must be on a filesystem (shared by every \
-             node on Ray); write the dedup's output to a local or shared path",
-            op.name
-        ))),
-        _ => Ok(()),
-    }
 }
 
 fn fingerprint(config: &PipelineConfig, shards: &[ShardSpec]) -> Result<String> {

@@ -100,9 +100,7 @@ pub fn prepare_run(plan: &Plan, overwrite: bool) -> Result<PreparedRun> {
                 pending.clone()
             } else {
                 (0..global::task_count(plan, phase)?)
-                    .filter(|&i| {
-                        !global::marker(&run_dir, phase, task_key(plan, phase, i)).exists()
-                    })
+                    .filter(|&i| !global::is_marked(&run_dir, phase, task_key(plan, phase, i)))
                     .collect()
             };
             work.push(PhaseWork {

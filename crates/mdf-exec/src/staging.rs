@@ -1,15 +1,16 @@
 //! Rows staged between segments of a plan with global operators: what segment k keeps of a
 //! shard, read back by segment k+1 once the global step has found the duplicates. Parquet with
-//! LZ4, written to a temporary file and renamed when the shard's segment commits. A shard with
-//! no rows stages no file.
+//! LZ4, written atomically (a temporary file renamed, or an upload completed) when the shard's
+//! segment commits, in the run directory wherever it is (`mdf_io::storage`). A shard with no
+//! rows stages no file.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use mdf_core::io::{RecordSource, SourceItem};
 use mdf_core::{MdfError, Result};
+use mdf_io::storage::{self, InputFile, OutputFile};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -21,21 +22,14 @@ fn staging_error(path: &Path, e: impl std::fmt::Display) -> MdfError {
 
 pub(crate) struct StagedWriter {
     path: PathBuf,
-    tmp: PathBuf,
-    writer: Option<ArrowWriter<File>>,
+    writer: Option<ArrowWriter<OutputFile>>,
     schema: Option<SchemaRef>,
 }
 
 impl StagedWriter {
     pub(crate) fn new(path: PathBuf) -> Self {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("staged");
-        let tmp = path.with_file_name(format!(".{name}.tmp"));
         StagedWriter {
             path,
-            tmp,
             writer: None,
             schema: None,
         }
@@ -46,15 +40,12 @@ impl StagedWriter {
             return Ok(());
         }
         if self.writer.is_none() {
-            if let Some(dir) = self.tmp.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| MdfError::io(dir, e))?;
-            }
-            let file = File::create(&self.tmp).map_err(|e| MdfError::io(&self.tmp, e))?;
+            let file = OutputFile::create(&self.path)?;
             let props = WriterProperties::builder()
                 .set_compression(Compression::LZ4_RAW)
                 .build();
             let writer = ArrowWriter::try_new(file, batch.schema(), Some(props))
-                .map_err(|e| staging_error(&self.tmp, e))?;
+                .map_err(|e| staging_error(&self.path, e))?;
             self.writer = Some(writer);
             self.schema = Some(batch.schema());
         }
@@ -69,7 +60,7 @@ impl StagedWriter {
             _ => batch.clone(),
         };
         if let Some(w) = self.writer.as_mut() {
-            w.write(&batch).map_err(|e| staging_error(&self.tmp, e))?;
+            w.write(&batch).map_err(|e| staging_error(&self.path, e))?;
         }
         Ok(())
     }
@@ -77,15 +68,11 @@ impl StagedWriter {
     /// Publishes the staged file (or removes a stale one when there were no rows).
     pub(crate) fn finish(self) -> Result<()> {
         match self.writer {
-            Some(w) => {
-                w.close().map_err(|e| staging_error(&self.tmp, e))?;
-                std::fs::rename(&self.tmp, &self.path).map_err(|e| MdfError::io(&self.path, e))
-            }
-            None => match std::fs::remove_file(&self.path) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(MdfError::io(&self.path, e)),
-            },
+            Some(w) => w
+                .into_inner()
+                .map_err(|e| staging_error(&self.path, e))?
+                .commit(),
+            None => storage::remove_file_if_exists(&self.path),
         }
     }
 }
@@ -98,14 +85,15 @@ pub(crate) struct StagedSource {
 
 impl StagedSource {
     pub(crate) fn open(path: &Path, batch_size: usize) -> Result<Self> {
-        let reader = match File::open(path) {
-            Ok(file) => Some(
+        let reader = if storage::exists(path)? {
+            let file = InputFile::open(&path.to_string_lossy())?;
+            Some(
                 ParquetRecordBatchReaderBuilder::try_new(file)
                     .and_then(|b| b.with_batch_size(batch_size.max(1)).build())
                     .map_err(|e| staging_error(path, e))?,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(MdfError::io(path, e)),
+            )
+        } else {
+            None
         };
         Ok(StagedSource {
             path: path.to_path_buf(),

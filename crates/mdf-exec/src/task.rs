@@ -34,6 +34,7 @@ use crate::progress::Progress;
 use crate::rejects::{sample_json, RejectSink};
 use crate::rundir::{write_atomic, write_json_atomic, RunDir};
 use crate::staging::{StagedSource, StagedWriter};
+use mdf_io::storage;
 
 /// Runs the operators of one stage on a batch somewhere else (a Ray actor pool that built them
 /// once), with the same [`run_stage_batch`] a local worker would run.
@@ -303,11 +304,11 @@ pub fn task_done(ctx: &TaskContext<'_>, phase: Phase, task: usize, is_last: bool
             if is_last {
                 ctx.run_dir.is_done(shard.index)
             } else {
-                marker(ctx.run_dir, phase, shard.index).exists()
+                global::is_marked(ctx.run_dir, phase, shard.index)
             }
         }),
         Phase::Group(_) | Phase::Merge(_) | Phase::Fit(_) => {
-            marker(ctx.run_dir, phase, task).exists()
+            global::is_marked(ctx.run_dir, phase, task)
         }
     }
 }
@@ -449,7 +450,7 @@ pub fn run_segment(
         let dir = ctx.run_dir.rejects_dir();
         let published = dir.join(format!("{:06}.g{segment:02}.jsonl", shard.index));
         // An earlier attempt may have published rejects without finishing the segment.
-        remove_if_exists(&published)?;
+        storage::remove_file_if_exists(&published)?;
         (
             dir.join(format!(".{:06}.g{segment:02}.jsonl.tmp", shard.index)),
             published,
@@ -627,17 +628,9 @@ pub fn run_segment(
 }
 
 fn read_stats(path: &Path) -> Result<ShardStats> {
-    let bytes = std::fs::read(path).map_err(|e| MdfError::io(path, e))?;
+    let bytes = global::read_existing(path)?;
     serde_json::from_slice(&bytes)
         .map_err(|e| MdfError::internal(format!("{}: {e}", path.display())))
-}
-
-fn remove_if_exists(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(MdfError::io(path, e)),
-    }
 }
 
 /// Extracts the keys of `batch`'s rows, rejects the rows that cannot be keyed, numbers the
@@ -1050,11 +1043,9 @@ impl ClusterCursor {
         }
         entries.sort_unstable();
         let edits = match g.op.grouping() {
-            Grouping::Sequential => {
-                let path = dir.edits_file(shard);
-                let bytes = std::fs::read(&path).map_err(|e| MdfError::io(&path, e))?;
-                Some(decode_edits(&bytes)?)
-            }
+            Grouping::Sequential => Some(decode_edits(&global::read_existing(
+                &dir.edits_file(shard),
+            )?)?),
             Grouping::Disjoint | Grouping::Connected => None,
         };
         Ok(ClusterCursor {
