@@ -1,12 +1,14 @@
 //! Live progress: a bar on a terminal (shards done, records/s, ETA, per-stage rates), plain log
-//! lines otherwise, and `_mdf/progress.json`, rewritten atomically every second for machines.
+//! lines otherwise, and `_mdf/progress.json`, rewritten atomically every second (every 10 s in
+//! an object store) for machines.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use mdf_io::storage;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -195,13 +197,28 @@ fn progress_line(snap: &Snapshot<'_>) -> String {
     line
 }
 
-fn write_snapshot(path: &PathBuf, snap: &Snapshot<'_>) {
+fn write_snapshot(path: &Path, snap: &Snapshot<'_>) {
     // Best effort: a progress file that cannot be written must not stop the run.
-    if let Ok(bytes) = serde_json::to_vec_pretty(snap) {
-        let tmp = path.with_extension("json.tmp");
-        if std::fs::write(&tmp, bytes).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
-        }
+    let Ok(bytes) = serde_json::to_vec_pretty(snap) else {
+        return;
+    };
+    if storage::is_remote(&path.to_string_lossy()) {
+        let _ = storage::write_atomic(path, &bytes);
+        return;
+    }
+    let tmp = path.with_extension("json.tmp");
+    if std::fs::write(&tmp, bytes).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
+
+/// How often `progress.json` is rewritten: every second on a filesystem, every 10 seconds in an
+/// object store (one PUT each).
+fn snapshot_interval(path: &Path) -> Duration {
+    if storage::is_remote(&path.to_string_lossy()) {
+        Duration::from_secs(10)
+    } else {
+        Duration::from_secs(1)
     }
 }
 
@@ -283,7 +300,7 @@ fn report_loop(
             eprintln!("[mdf] {}", progress_line(&snap));
         }
         if let Some(path) = &plan.file {
-            if last_file.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            if last_file.is_none_or(|t| t.elapsed() >= snapshot_interval(path)) {
                 last_file = Some(Instant::now());
                 write_snapshot(path, &snapshot(plan, progress, elapsed, "running"));
             }

@@ -74,6 +74,11 @@ fn a_run_in_an_object_store_matches_local_disk_and_resumes() {
     let done = storage::list_file_names(Path::new("memory://e2e/out/_mdf/done")).unwrap();
     assert_eq!(done.len(), remote.shards_total);
     assert!(storage::exists(Path::new("memory://e2e/out/_mdf/stats.json")).unwrap());
+    let progress = storage::read_opt(Path::new("memory://e2e/out/_mdf/progress.json")).unwrap();
+    let progress: serde_json::Value = serde_json::from_slice(&progress.unwrap()).unwrap();
+    assert_eq!(progress["state"], "done");
+    // Nothing went to a local path that merely looks like the URL.
+    assert!(!Path::new("memory:").exists());
 
     // Every shard done: a rerun resumes all of them. Without one marker: that shard is redone.
     let again = run_local(&remote_plan, &options()).unwrap();
