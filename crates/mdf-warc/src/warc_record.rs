@@ -965,8 +965,10 @@ impl<R: Read> WarcReader<R> {
     /// (relative to `pos`, past the record's version line).
     fn resync_after(&mut self, from: usize, bad: BadRecord) -> io::Result<Parsed> {
         // Include the byte before `from`: a record may start right at `from` (e.g. when a
-        // damaged header end made the real next record look like this one's block).
-        self.pos += from.saturating_sub(1);
+        // damaged header end made the real next record look like this one's block). But never
+        // the rejected record's own start, or the same record is found, and rejected, forever
+        // (a header with no line end in its gzip member; found by `cargo fuzz`).
+        self.pos += from.saturating_sub(1).max(1);
         match self.scan_data_for_warc() {
             Ok(_) => Ok(Parsed::Bad(bad)),
             Err(Fault::Io(e)) => Err(e),
