@@ -11,6 +11,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Every Ray session of the test process (the runner's own local Ray, the two-node test
+# cluster) runs private, without usage stats or token authentication. Ray reads the auth mode
+# once per process, so a session started under one mode makes the actors of a later session
+# under another fail to register ("actor creation cancelled"): the mode must not change between
+# tests. Without a token, a token left in ~/.ray by another Ray session cannot lock the tests out.
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+os.environ.update(RAY_ENV)
+
 
 def write_jsonl(path: Path, records: list[dict] | list[str], compress: bool | None = None) -> Path:
     """Writes records (dicts, or raw lines as strings) as JSONL; gzip when the name ends .gz."""

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import mega_data_factory as mdf
-from conftest import REPO, config, docs, output_files, rejects_of, stats_of, write_jsonl
+from conftest import RAY_ENV, REPO, config, docs, output_files, rejects_of, stats_of, write_jsonl
 
 ray = pytest.importorskip("ray")
 
@@ -35,11 +35,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-# A private test cluster: no usage stats, and no token authentication (a token left in
-# ~/.ray by another Ray session must not lock the test's own driver out).
-RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 
 
 def _start_node(args: list[str], temp_dir: str, log: Path) -> subprocess.Popen:
@@ -70,8 +65,6 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
-    saved = {k: os.environ.get(k) for k in RAY_ENV}
-    os.environ.update(RAY_ENV)  # for ray.init here and the drivers this module starts
     temp_dir = tempfile.mkdtemp(prefix="mdfray-", dir="/tmp")  # Ray's socket paths must be short
     port = _free_port()
     address = f"127.0.0.1:{port}"
@@ -123,11 +116,6 @@ def cluster():
         for proc in reversed(nodes):
             _stop(proc)
         shutil.rmtree(temp_dir, ignore_errors=True)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _inputs(tmp_path: Path, files: int = 8, per_file: int = 150) -> Path:

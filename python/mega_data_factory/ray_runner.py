@@ -456,10 +456,10 @@ def run(
 def _start_pool(ray, pool_class, ctx, stage, ready_timeout, attempts, progress):
     """Starts one stage's replica pool and waits for its ``min_replicas``.
 
-    The pool actor is pure Python and holds no data, so when Ray loses it before it ran (seen on
-    a loaded cluster right after a worker crash: ``ActorDiedError ... never ran``) it is started
-    again, up to ``attempts`` times, as a crashed task would be; replicas that cannot start stay
-    a clear error (``wait_ready`` raises, which is not retried)."""
+    The pool actor is pure Python and holds no data, so when its process dies before it is ready
+    (killed, out of memory) it is started again, up to ``attempts`` times, as a crashed task
+    would be; replicas that cannot start stay a clear error (``wait_ready`` raises, which is not
+    retried)."""
     lo, hi = _replica_range(stage)
     res = (stage.get("worker") or {}).get("resources") or {}
     options = {**_ray_options(res, 1.0), "max_restarts": 3, "max_task_retries": 3}
