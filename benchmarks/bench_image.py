@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import random
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from bench_length_filter import measure
 
 PYTHON_REFERENCE = r"""
 import io, sys, time
@@ -71,17 +70,6 @@ for b in table.column("image").to_pylist():
     out.append((meta, ph, quality(rgb)))
 print(len(out))
 """
-
-
-def measure(cmd: list[str]) -> dict:
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"command failed: {' '.join(cmd)}\n{stderr[-3000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024}
 
 
 def generate(path: Path, n: int) -> None:

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,16 +44,33 @@ LocalPipelineExecutor(
 """.replace("{lo}", str(MIN_LEN)).replace("{hi}", str(MAX_LEN))
 
 
+# Runs the measured command as a grandchild and reports its rusage. A child started straight
+# from this (possibly large) process would report this process's peak RSS as its own: Linux
+# carries the resident size of the replaced image over into `ru_maxrss` at exec.
+_LAUNCHER = r"""
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as f:
+    json.dump({"code": os.waitstatus_to_exitcode(status),
+               "cpu": usage.ru_utime + usage.ru_stime, "rss_kib": usage.ru_maxrss}, f)
+"""
+
+
 def measure(cmd: list[str], env: dict | None = None) -> dict:
-    """Runs cmd in a child process; returns wall seconds, CPU seconds and peak RSS (MiB)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"command failed: {' '.join(cmd)}\n{stderr[-3000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024}
+    """Runs cmd in its own process; returns wall seconds, CPU seconds and peak RSS (MiB)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as report:
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, report.name, *cmd],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
+        wall = time.perf_counter() - start
+        usage = json.loads(Path(report.name).read_text() or "{}")
+    if done.returncode != 0 or usage.get("code") != 0:
+        sys.exit(f"command failed: {' '.join(cmd)}\n{done.stderr.decode()[-3000:]}")
+    return {"wall": wall, "cpu": usage["cpu"], "rss_mib": usage["rss_kib"] / 1024}
 
 
 def mdf_config(data: Path, out: Path, workers: int, codec: str) -> Path:
