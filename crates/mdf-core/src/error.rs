@@ -70,6 +70,11 @@ impl MdfError {
         }
     }
 
+    /// An I/O error saying that the file or object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, MdfError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
     pub fn bad_input(source_name: impl Into<String>, reason: impl Into<String>) -> Self {
         MdfError::BadInput {
             source_name: source_name.into(),

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use hashbrown::HashMap;
 use mdf_core::global::{DocId, FitSample, GlobalOperator, KeyRecord};
 use mdf_core::{MdfError, Result};
-use mdf_io::storage::{self, InputFile};
+use mdf_io::storage::InputFile;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 const KEY_MAGIC: &[u8; 4] = b"MDFK";
@@ -149,11 +149,15 @@ fn indexed_section_range(
     Ok((start, end))
 }
 
-/// Reads the byte range `[offsets[i], offsets[i+1])` of a file that ends with
+/// Reads the byte range `[offsets[i], offsets[i+1])` of `file` (at `path`), which ends with
 /// `offsets · count u32 · magic`.
-fn read_indexed_section(path: &Path, magic: &[u8; 4], index: usize) -> Result<Vec<u8>> {
+fn read_indexed_section(
+    mut file: InputFile,
+    path: &Path,
+    magic: &[u8; 4],
+    index: usize,
+) -> Result<Vec<u8>> {
     let io = |e| MdfError::io(path, e);
-    let mut file = open(path)?;
     let (start, end) = indexed_section_range(&mut file, path, magic, index)?;
     let mut bytes = vec![0u8; (end - start) as usize];
     file.seek(SeekFrom::Start(start)).map_err(io)?;
@@ -166,17 +170,25 @@ fn read_indexed_section(path: &Path, magic: &[u8; 4], index: usize) -> Result<Ve
 pub fn partition_bytes(paths: &[PathBuf], partition: usize) -> Result<u64> {
     let mut total = 0;
     for path in paths {
-        if storage::exists(path)? {
-            let (start, end) = indexed_section_range(&mut open(path)?, path, KEY_MAGIC, partition)?;
+        if let Some(mut file) = open_opt(path)? {
+            let (start, end) = indexed_section_range(&mut file, path, KEY_MAGIC, partition)?;
             total += end - start;
         }
     }
     Ok(total)
 }
 
-/// Opens a file of the run directory (local or an object) for reading.
-fn open(path: &Path) -> Result<InputFile> {
-    InputFile::open(&path.to_string_lossy())
+/// Opens a file of the run directory (local or an object) for reading; `None` when it does not
+/// exist (a shard without rows writes no key or set file).
+fn open_opt(path: &Path) -> Result<Option<InputFile>> {
+    InputFile::open_opt(&path.to_string_lossy())
+}
+
+/// Partition `partition` of one shard's key file, `None` when the shard wrote none.
+fn key_file_section(path: &Path, partition: usize) -> Result<Option<Vec<u8>>> {
+    open_opt(path)?
+        .map(|file| read_indexed_section(file, path, KEY_MAGIC, partition))
+        .transpose()
 }
 
 /// Memory a group task needs for `bytes` of key records: the bytes plus one parsed
@@ -209,10 +221,9 @@ pub fn split_partition(
         .collect::<Result<Vec<_>>>()?;
     let mut scratch = Vec::new();
     for path in paths {
-        if !storage::exists(path)? {
+        let Some(section) = key_file_section(path, partition)? else {
             continue;
-        }
-        let section = read_indexed_section(path, KEY_MAGIC, partition)?;
+        };
         let mut records = Vec::new();
         parse_records(&section, &mut records)?;
         for r in &records {
@@ -248,9 +259,7 @@ impl PartitionData {
     pub fn read(paths: &[PathBuf], partition: usize) -> Result<Self> {
         let mut bytes = Vec::with_capacity(paths.len());
         for path in paths {
-            if storage::exists(path)? {
-                bytes.push(read_indexed_section(path, KEY_MAGIC, partition)?);
-            }
+            bytes.extend(key_file_section(path, partition)?);
         }
         Ok(PartitionData { bytes })
     }
@@ -687,12 +696,12 @@ impl CandidateSets {
     }
 
     /// Reads the candidates' sets from one set file, skipping the other documents; a missing
-    /// file (a shard without rows) has none.
-    pub fn read_set_file(&mut self, path: &Path) -> Result<()> {
-        if !storage::exists(path)? {
-            return Ok(());
-        }
-        let file = open(path)?;
+    /// file (a shard without rows) has none. Returns the file's size (0 when missing).
+    pub fn read_set_file(&mut self, path: &Path) -> Result<u64> {
+        let Some(file) = open_opt(path)? else {
+            return Ok(0);
+        };
+        let size = file.len();
         let corrupt = || {
             MdfError::internal(format!(
                 "{}: truncated set file; delete the run's _mdf/global folder to recompute it",
@@ -705,7 +714,7 @@ impl CandidateSets {
         loop {
             // End of file only at a record boundary.
             match reader.read(&mut header[..1]).map_err(io)? {
-                0 => return Ok(()),
+                0 => return Ok(size),
                 _ => reader.read_exact(&mut header[1..]).map_err(|_| corrupt())?,
             }
             let doc = DocId(u64::from_le_bytes(
@@ -818,7 +827,8 @@ pub fn encode_clusters(entries: &[ClusterEntry], shards: usize) -> Vec<u8> {
 /// The entries of shard `shard` in a cluster file, sorted by row.
 pub fn read_shard_clusters(path: &Path, shard: usize) -> Result<Vec<ClusterEntry>> {
     // Offsets `shard` and `shard + 1` bound the shard's entries: section `shard`.
-    let bytes = read_indexed_section(path, CLUSTER_MAGIC, shard)?;
+    let file = InputFile::open(&path.to_string_lossy())?;
+    let bytes = read_indexed_section(file, path, CLUSTER_MAGIC, shard)?;
     Ok(bytes
         .chunks_exact(CLUSTER_ENTRY_BYTES)
         .map(|c| ClusterEntry {

@@ -205,7 +205,7 @@ impl GlobalDir {
 
     /// The encoded groups a group task wrote for `partition`.
     fn read_groups(&self, partition: usize) -> Result<Vec<u8>> {
-        read_existing(&self.groups_file(partition))
+        storage::read(&self.groups_file(partition))
     }
 
     /// Where a group task over its memory budget splits its partition: beside the run's state,
@@ -480,8 +480,7 @@ fn verified_union(
     let mut set_file_bytes = 0;
     for shard in &plan.shards {
         let path = dir.set_file(shard.index);
-        set_file_bytes += storage::size_of(&path.to_string_lossy())?.unwrap_or(0);
-        sets.read_set_file(&path)?;
+        set_file_bytes += sets.read_set_file(&path)?;
     }
     let mut union = DocUnion::default();
     let mut counts = VerifyCounts::default();
@@ -569,16 +568,6 @@ fn global_step(plan: &Plan, k: usize) -> Result<&PlannedOperator> {
         .ok_or_else(|| MdfError::internal(format!("no global step {k}")))
 }
 
-/// A whole file of the run directory (local or an object) that an earlier phase wrote.
-pub fn read_existing(path: &Path) -> Result<Vec<u8>> {
-    storage::read_opt(path)?.ok_or_else(|| {
-        MdfError::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "written by an earlier phase"),
-        )
-    })
-}
-
 /// The fit task of global step `k`: the sample of the whole step is the sample of the
 /// shards' samples (each the shard's lowest-ranked records), so it is the same whatever the
 /// worker count.
@@ -610,7 +599,7 @@ pub fn run_fit(plan: &Plan, run_dir: &RunDir, k: usize) -> Result<()> {
 pub fn run_route(plan: &Plan, run_dir: &RunDir, k: usize, shard: usize) -> Result<()> {
     let mut global = build_global(global_step(plan, k)?)?;
     let dir = GlobalDir::new(run_dir, k);
-    let model = read_existing(&dir.model_file())?;
+    let model = storage::read(&dir.model_file())?;
     let mut out = KeyFileWriter::new(global.num_partitions());
     if let Some(bytes) = storage::read_opt(&dir.key_file(shard))? {
         let records = key_file_records(&bytes)?;

@@ -143,9 +143,7 @@ impl RunDir {
 
     pub fn shard_stats(&self, index: usize) -> Result<ShardStats> {
         let path = self.shard_stats_path(index);
-        let bytes = storage::read_opt(&path)?.ok_or_else(|| {
-            MdfError::io(&path, std::io::Error::from(std::io::ErrorKind::NotFound))
-        })?;
+        let bytes = storage::read(&path)?;
         serde_json::from_slice(&bytes)
             .map_err(|e| MdfError::internal(format!("{}: {e}", path.display())))
     }

@@ -85,15 +85,13 @@ pub(crate) struct StagedSource {
 
 impl StagedSource {
     pub(crate) fn open(path: &Path, batch_size: usize) -> Result<Self> {
-        let reader = if storage::exists(path)? {
-            let file = InputFile::open(&path.to_string_lossy())?;
-            Some(
+        let reader = match InputFile::open_opt(&path.to_string_lossy())? {
+            Some(file) => Some(
                 ParquetRecordBatchReaderBuilder::try_new(file)
                     .and_then(|b| b.with_batch_size(batch_size.max(1)).build())
                     .map_err(|e| staging_error(path, e))?,
-            )
-        } else {
-            None
+            ),
+            None => None,
         };
         Ok(StagedSource {
             path: path.to_path_buf(),

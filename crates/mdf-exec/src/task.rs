@@ -26,6 +26,7 @@ use mdf_dedup::partition::{
     decode_edits, encode_fit_sample, key_file_records, read_shard_clusters, ClusterEntry, Edit,
     KeyFileWriter,
 };
+use mdf_io::storage;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::global::{self, build_global, marker, GlobalDir, Phase, SetFileWriter};
@@ -34,7 +35,6 @@ use crate::progress::Progress;
 use crate::rejects::{sample_json, RejectSink};
 use crate::rundir::{write_atomic, write_json_atomic, RunDir};
 use crate::staging::{StagedSource, StagedWriter};
-use mdf_io::storage;
 
 /// Runs the operators of one stage on a batch somewhere else (a Ray actor pool that built them
 /// once), with the same [`run_stage_batch`] a local worker would run.
@@ -628,7 +628,7 @@ pub fn run_segment(
 }
 
 fn read_stats(path: &Path) -> Result<ShardStats> {
-    let bytes = global::read_existing(path)?;
+    let bytes = storage::read(path)?;
     serde_json::from_slice(&bytes)
         .map_err(|e| MdfError::internal(format!("{}: {e}", path.display())))
 }
@@ -1043,9 +1043,7 @@ impl ClusterCursor {
         }
         entries.sort_unstable();
         let edits = match g.op.grouping() {
-            Grouping::Sequential => Some(decode_edits(&global::read_existing(
-                &dir.edits_file(shard),
-            )?)?),
+            Grouping::Sequential => Some(decode_edits(&storage::read(&dir.edits_file(shard))?)?),
             Grouping::Disjoint | Grouping::Connected => None,
         };
         Ok(ClusterCursor {

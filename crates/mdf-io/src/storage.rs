@@ -328,6 +328,12 @@ pub fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// The whole file or object, which must exist (written by an earlier step of the run): a
+/// missing one is a `NotFound` I/O error naming it.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    read_opt(path)?.ok_or_else(|| MdfError::io(path, io::Error::from(io::ErrorKind::NotFound)))
+}
+
 /// True when the file or object exists.
 pub fn exists(path: &Path) -> Result<bool> {
     let text = text(path);

@@ -48,6 +48,16 @@ impl InputFile {
         })
     }
 
+    /// Opens `path`, or `None` when it does not exist (one lookup, not an existence check and
+    /// then an open).
+    pub fn open_opt(path: &str) -> Result<Option<InputFile>> {
+        match InputFile::open(path) {
+            Ok(file) => Ok(Some(file)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn len(&self) -> u64 {
         self.len
     }
