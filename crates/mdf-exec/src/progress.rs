@@ -288,6 +288,7 @@ fn report_loop(
     });
     let mut last_log = Instant::now();
     let mut last_file: Option<Instant> = None;
+    let file_every = plan.file.as_deref().map(snapshot_interval);
     while !stop.load(Ordering::Relaxed) {
         let elapsed = started.elapsed().as_secs_f64();
         if let Some(pb) = &pb {
@@ -299,8 +300,8 @@ fn report_loop(
             let snap = snapshot(plan, progress, elapsed, "running");
             eprintln!("[mdf] {}", progress_line(&snap));
         }
-        if let Some(path) = &plan.file {
-            if last_file.is_none_or(|t| t.elapsed() >= snapshot_interval(path)) {
+        if let (Some(path), Some(every)) = (&plan.file, file_every) {
+            if last_file.is_none_or(|t| t.elapsed() >= every) {
                 last_file = Some(Instant::now());
                 write_snapshot(path, &snapshot(plan, progress, elapsed, "running"));
             }
