@@ -26,6 +26,7 @@ pub mod model_input;
 pub mod near_dup;
 pub mod pil;
 pub mod quality;
+mod simd;
 mod tar;
 #[cfg(test)]
 mod testimg;

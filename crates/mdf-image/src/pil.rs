@@ -9,10 +9,15 @@
 //!   clamping to u8. BICUBIC (Pillow's `a = -0.5` kernel) is the filter CLIP/SigLIP image
 //!   processors resize with ([`crate::model_input`]).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::f64::consts::PI;
+use std::rc::Rc;
+
+use crate::simd::avx2_dispatch;
 
 /// Resampling filters of Pillow, with their support.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Filter {
     Box,
     Bilinear,
@@ -82,10 +87,18 @@ fn sinc(x: f64) -> f64 {
 /// Pillow's `rgb2l`: interleaved RGB → luma.
 pub fn rgb_to_l(rgb: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    out.extend(rgb.chunks_exact(3).map(|p| {
-        ((u32::from(p[0]) * 19595 + u32::from(p[1]) * 38470 + u32::from(p[2]) * 7471 + 0x8000)
-            >> 16) as u8
-    }));
+    out.resize(rgb.len() / 3, 0);
+    rgb_to_l_into(rgb, out);
+}
+
+avx2_dispatch! {
+    fn rgb_to_l_into(rgb: &[u8], out: &mut [u8]) {
+        for (d, p) in out.iter_mut().zip(rgb.chunks_exact(3)) {
+            *d = ((u32::from(p[0]) * 19595 + u32::from(p[1]) * 38470 + u32::from(p[2]) * 7471
+                + 0x8000)
+                >> 16) as u8;
+        }
+    }
 }
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
@@ -97,6 +110,36 @@ struct Coeffs {
     /// `(first input index, number of taps)` per output pixel.
     bounds: Vec<(usize, usize)>,
     weights: Vec<i32>,
+    /// The same weights as windows of exactly `ksize` inputs starting at `padded_starts`
+    /// (empty when the input is shorter than `ksize`).
+    padded_starts: Vec<usize>,
+    padded: Vec<i32>,
+}
+
+/// Coefficient tables per (input size, output size, filter), kept per thread: a stage resizes
+/// images of a handful of sizes, and the Lanczos tables of a 1280 -> 32 pHash resize cost
+/// 15,000 `sin` calls each.
+const COEFF_CACHE_ENTRIES: usize = 64;
+
+thread_local! {
+    static COEFFS: RefCell<HashMap<(usize, usize, Filter), Rc<Coeffs>>> =
+        RefCell::new(HashMap::new());
+}
+
+fn coeffs(in_size: usize, out_size: usize, filter: Filter) -> Rc<Coeffs> {
+    let key = (in_size, out_size, filter);
+    if let Some(c) = COEFFS.with(|m| m.borrow().get(&key).cloned()) {
+        return c;
+    }
+    let c = Rc::new(precompute_coeffs(in_size, out_size, filter));
+    COEFFS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= COEFF_CACHE_ENTRIES {
+            m.clear();
+        }
+        m.insert(key, Rc::clone(&c));
+    });
+    c
 }
 
 fn precompute_coeffs(in_size: usize, out_size: usize, filter: Filter) -> Coeffs {
@@ -133,11 +176,37 @@ fn precompute_coeffs(in_size: usize, out_size: usize, filter: Filter) -> Coeffs 
         }
         bounds.push((xmin, taps));
     }
+    let (padded_starts, padded) = pad_windows(in_size, ksize, &bounds, &weights);
     Coeffs {
         ksize,
         bounds,
         weights,
+        padded_starts,
+        padded,
     }
+}
+
+/// Moves each output's window so that it holds exactly `ksize` inputs inside the image and
+/// shifts its weights to match (zeros elsewhere).
+fn pad_windows(
+    in_size: usize,
+    ksize: usize,
+    bounds: &[(usize, usize)],
+    weights: &[i32],
+) -> (Vec<usize>, Vec<i32>) {
+    if in_size < ksize {
+        return (Vec::new(), Vec::new());
+    }
+    let mut starts = Vec::with_capacity(bounds.len());
+    let mut padded = vec![0i32; weights.len()];
+    for (xx, &(xmin, taps)) in bounds.iter().enumerate() {
+        let start = xmin.min(in_size - ksize);
+        let shift = xmin - start;
+        padded[xx * ksize + shift..xx * ksize + shift + taps]
+            .copy_from_slice(&weights[xx * ksize..xx * ksize + taps]);
+        starts.push(start);
+    }
+    (starts, padded)
 }
 
 #[inline]
@@ -151,6 +220,10 @@ pub fn resize_l(src: &[u8], w: usize, h: usize, out_w: usize, out_h: usize, f: F
 }
 
 /// Pillow's resize of an interleaved image with `channels` (1–4) 8-bit channels.
+///
+/// Pass order (Pillow ≥ 12's `ImagingResampleInner`): the vertical pass runs first when the
+/// height shrinks by more than twice as many pixels as the width, else the horizontal pass runs
+/// first. The order changes rounding, so it matters for bit-exact hashes.
 pub fn resize(
     src: &[u8],
     channels: usize,
@@ -160,21 +233,48 @@ pub fn resize(
     out_h: usize,
     f: Filter,
 ) -> Vec<u8> {
+    let shrink_h = h as i64 - out_h as i64;
+    let shrink_w = w as i64 - out_w as i64;
+    let order = if shrink_h > 0 && shrink_h > shrink_w * 2 {
+        PassOrder::VerticalFirst
+    } else {
+        PassOrder::HorizontalFirst
+    };
+    resize_in_order(src, channels, (w, h), (out_w, out_h), f, order)
+}
+
+/// Which separable pass runs first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassOrder {
+    HorizontalFirst,
+    VerticalFirst,
+}
+
+/// Pillow's resampling arithmetic with the pass order fixed by the caller instead of picked by
+/// Pillow's rule. The order changes rounding (by a level here and there), so only [`resize`]
+/// matches Pillow bit for bit; vertical first is much cheaper when both axes shrink, because the
+/// vertical pass runs over whole rows (vectorised) and the per-pixel horizontal pass then sees
+/// only the output rows.
+pub fn resize_in_order(
+    src: &[u8],
+    channels: usize,
+    (w, h): (usize, usize),
+    (out_w, out_h): (usize, usize),
+    f: Filter,
+    order: PassOrder,
+) -> Vec<u8> {
     match channels {
-        1 => resize_n::<1>(src, w, h, out_w, out_h, f),
-        2 => resize_n::<2>(src, w, h, out_w, out_h, f),
-        3 => resize_n::<3>(src, w, h, out_w, out_h, f),
-        _ => resize_n::<4>(src, w, h, out_w, out_h, f),
+        1 => resize_n::<1>(src, w, h, out_w, out_h, f, order),
+        2 => resize_n::<2>(src, w, h, out_w, out_h, f, order),
+        3 => resize_n::<3>(src, w, h, out_w, out_h, f, order),
+        _ => resize_n::<4>(src, w, h, out_w, out_h, f, order),
     }
 }
 
 /// Pillow accumulates in a C `int`; with 22-bit weights and 8-bit samples the sum stays far
 /// below 2^31 (Σ|w| < 1.3·2^22 for Lanczos), so i32 is exact.
 ///
-/// Pass order (Pillow ≥ 12's `ImagingResampleInner`): the vertical pass runs first when the
-/// height shrinks by more than twice as many pixels as the width, else the horizontal pass runs
-/// first over only the rows the vertical pass reads. The order changes rounding, so it matters
-/// for bit-exact hashes.
+/// With the horizontal pass first, it runs over only the rows the vertical pass reads.
 fn resize_n<const C: usize>(
     src: &[u8],
     w: usize,
@@ -182,17 +282,15 @@ fn resize_n<const C: usize>(
     out_w: usize,
     out_h: usize,
     f: Filter,
+    order: PassOrder,
 ) -> Vec<u8> {
     if (w, h) == (out_w, out_h) || w == 0 || h == 0 || out_w == 0 || out_h == 0 {
         return src.to_vec();
     }
     let need_h = out_w != w;
     let need_v = out_h != h;
-    let shrink_h = h as i64 - out_h as i64;
-    let shrink_w = w as i64 - out_w as i64;
-    let horizontal_first = !(shrink_h > 0 && shrink_h > shrink_w * 2);
-    if horizontal_first {
-        let vert = precompute_coeffs(h, out_h, f);
+    if order == PassOrder::HorizontalFirst {
+        let vert = coeffs(h, out_h, f);
         // Rows of the source the vertical pass reads.
         let (y_first, y_last) = if need_v {
             let (first, _) = vert.bounds[0];
@@ -203,7 +301,7 @@ fn resize_n<const C: usize>(
         };
         let rows = &src[y_first * w * C..y_last * w * C];
         let temp = if need_h {
-            horizontal_pass::<C>(rows, w, y_last - y_first, &precompute_coeffs(w, out_w, f))
+            horizontal_pass::<C>(rows, w, y_last - y_first, &coeffs(w, out_w, f))
         } else {
             rows.to_vec()
         };
@@ -213,38 +311,89 @@ fn resize_n<const C: usize>(
         let tw = if need_h { out_w } else { w };
         vertical_pass::<C>(&temp, tw, &vert, y_first)
     } else {
-        let vert = precompute_coeffs(h, out_h, f);
+        let vert = coeffs(h, out_h, f);
         let temp = vertical_pass::<C>(src, w, &vert, 0);
         if !need_h {
             return temp;
         }
-        horizontal_pass::<C>(&temp, w, out_h, &precompute_coeffs(w, out_w, f))
+        horizontal_pass::<C>(&temp, w, out_h, &coeffs(w, out_w, f))
     }
 }
 
 /// Resamples each of `rows` rows of width `w` to the coefficients' output width.
 fn horizontal_pass<const C: usize>(src: &[u8], w: usize, rows: usize, horiz: &Coeffs) -> Vec<u8> {
-    let out_w = horiz.bounds.len();
-    let half: i32 = 1 << (PRECISION_BITS - 1);
-    let mut out = vec![0u8; rows * out_w * C];
-    for y in 0..rows {
-        let line = &src[y * w * C..(y + 1) * w * C];
-        let dst = &mut out[y * out_w * C..(y + 1) * out_w * C];
-        for (xx, &(xmin, taps)) in horiz.bounds.iter().enumerate() {
-            let k = &horiz.weights[xx * horiz.ksize..xx * horiz.ksize + taps];
-            let px = &line[xmin * C..(xmin + taps) * C];
-            let mut acc = [half; C];
-            for (p, &kx) in px.chunks_exact(C).zip(k) {
-                for c in 0..C {
-                    acc[c] += i32::from(p[c]) * kx;
+    let mut out = vec![0u8; rows * horiz.bounds.len() * C];
+    match (!horiz.padded.is_empty(), horiz.ksize) {
+        (true, 3) => horizontal_rows_fixed::<C, 3>(src, w, horiz, &mut out),
+        (true, 5) => horizontal_rows_fixed::<C, 5>(src, w, horiz, &mut out),
+        (true, 7) => horizontal_rows_fixed::<C, 7>(src, w, horiz, &mut out),
+        _ => horizontal_rows::<C>(src, w, horiz, &mut out),
+    }
+    out
+}
+
+avx2_dispatch! {
+    fn horizontal_rows<const C: usize>(src: &[u8], w: usize, horiz: &Coeffs, out: &mut [u8]) {
+        let out_w = horiz.bounds.len();
+        let half: i32 = 1 << (PRECISION_BITS - 1);
+        for (line, dst) in src.chunks_exact(w * C).zip(out.chunks_exact_mut(out_w * C)) {
+            for (xx, (&(xmin, taps), d)) in horiz.bounds.iter().zip(dst.chunks_exact_mut(C)).enumerate() {
+                let k = &horiz.weights[xx * horiz.ksize..xx * horiz.ksize + taps];
+                let px = &line[xmin * C..(xmin + taps) * C];
+                if C == 1 {
+                    // A dot product: vectorises (widening loads, 32-bit multiplies).
+                    let acc = half
+                        + px.iter().zip(k).map(|(&p, &kx)| i32::from(p) * kx).sum::<i32>();
+                    d[0] = clip8(acc);
+                } else {
+                    let mut acc = [half; C];
+                    for (p, &kx) in px.chunks_exact(C).zip(k) {
+                        for c in 0..C {
+                            acc[c] += i32::from(p[c]) * kx;
+                        }
+                    }
+                    for c in 0..C {
+                        d[c] = clip8(acc[c]);
+                    }
                 }
-            }
-            for c in 0..C {
-                dst[xx * C + c] = clip8(acc[c]);
             }
         }
     }
-    out
+}
+
+avx2_dispatch! {
+    /// The horizontal pass with every output reading exactly `K` = `ksize` input pixels (the
+    /// weights zero-padded, the window moved left at the right edge): fixed trip counts that
+    /// the compiler unrolls, for the short kernels of multi-channel images where the loop
+    /// overhead of [`horizontal_rows`] costs more than the multiplies.
+    fn horizontal_rows_fixed<const C: usize, const K: usize>(
+        src: &[u8],
+        w: usize,
+        horiz: &Coeffs,
+        out: &mut [u8],
+    ) {
+        let half: i32 = 1 << (PRECISION_BITS - 1);
+        let out_w = horiz.bounds.len();
+        for (line, dst) in src.chunks_exact(w * C).zip(out.chunks_exact_mut(out_w * C)) {
+            for ((&start, k), d) in horiz
+                .padded_starts
+                .iter()
+                .zip(horiz.padded.chunks_exact(K))
+                .zip(dst.chunks_exact_mut(C))
+            {
+                let px = &line[start * C..(start + K) * C];
+                let mut acc = [half; C];
+                for t in 0..K {
+                    for c in 0..C {
+                        acc[c] += i32::from(px[t * C + c]) * k[t];
+                    }
+                }
+                for c in 0..C {
+                    d[c] = clip8(acc[c]);
+                }
+            }
+        }
+    }
 }
 
 /// Resamples columns of an image of width `w` to the coefficients' output height; the
@@ -255,25 +404,30 @@ fn vertical_pass<const C: usize>(
     vert: &Coeffs,
     row_offset: usize,
 ) -> Vec<u8> {
-    let stride = w * C;
-    let half: i32 = 1 << (PRECISION_BITS - 1);
-    let mut out = vec![0u8; vert.bounds.len() * stride];
-    let mut acc = vec![0i32; stride];
-    for (yy, &(ymin, taps)) in vert.bounds.iter().enumerate() {
-        let k = &vert.weights[yy * vert.ksize..yy * vert.ksize + taps];
-        let ymin = ymin - row_offset;
-        acc.fill(half);
-        for (y, &ky) in k.iter().enumerate() {
-            let row = &src[(ymin + y) * stride..(ymin + y + 1) * stride];
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a += i32::from(v) * ky;
+    let mut out = vec![0u8; vert.bounds.len() * w * C];
+    vertical_rows(src, w * C, vert, row_offset, &mut out);
+    out
+}
+
+avx2_dispatch! {
+    fn vertical_rows(src: &[u8], stride: usize, vert: &Coeffs, row_offset: usize, out: &mut [u8]) {
+        let half: i32 = 1 << (PRECISION_BITS - 1);
+        let mut acc = vec![0i32; stride];
+        for (yy, (&(ymin, taps), dst)) in vert.bounds.iter().zip(out.chunks_exact_mut(stride)).enumerate() {
+            let k = &vert.weights[yy * vert.ksize..yy * vert.ksize + taps];
+            let ymin = ymin - row_offset;
+            acc.fill(half);
+            for (y, &ky) in k.iter().enumerate() {
+                let row = &src[(ymin + y) * stride..(ymin + y + 1) * stride];
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += i32::from(v) * ky;
+                }
+            }
+            for (d, &a) in dst.iter_mut().zip(&acc) {
+                *d = clip8(a);
             }
         }
-        for (d, &a) in out[yy * stride..(yy + 1) * stride].iter_mut().zip(&acc) {
-            *d = clip8(a);
-        }
     }
-    out
 }
 
 #[cfg(test)]
@@ -371,6 +525,72 @@ mod tests {
             ),
         ];
         assert_golden(&cases, Filter::Bicubic);
+    }
+
+    /// The fixed-window pass (zero-padded weights, window moved in at the right edge) must give
+    /// exactly what the per-tap pass gives, for every kernel size it serves, down- and upscaling.
+    #[test]
+    fn fixed_window_pass_equals_the_per_tap_pass() {
+        let cases = [
+            (1280, 512, Filter::Box),
+            (1000, 512, Filter::Box),
+            (97, 40, Filter::Bilinear),
+            (61, 60, Filter::Bilinear),
+            (50, 31, Filter::Bicubic),
+            (7, 224, Filter::Bicubic),
+            (40, 33, Filter::Lanczos),
+            (5, 9, Filter::Bicubic),
+        ];
+        let mut fixed_sizes = std::collections::BTreeSet::new();
+        for (w, out_w, f) in cases {
+            let c = precompute_coeffs(w, out_w, f);
+            if !c.padded.is_empty() {
+                fixed_sizes.insert(c.ksize);
+            }
+            let rows = 3;
+            let src = crate::hashes::tests::pattern(w * 4, rows);
+            fn both<const C: usize>(src: &[u8], w: usize, rows: usize, c: &Coeffs) {
+                let src = &src[..w * C * rows];
+                let mut per_tap = vec![0u8; rows * c.bounds.len() * C];
+                horizontal_rows::<C>(src, w, c, &mut per_tap);
+                assert_eq!(
+                    horizontal_pass::<C>(src, w, rows, c),
+                    per_tap,
+                    "C={C} w={w}"
+                );
+            }
+            let src: Vec<u8> = src.iter().map(|&v| v.wrapping_mul(3)).collect();
+            both::<2>(&src, w, rows, &c);
+            both::<3>(&src, w, rows, &c);
+            both::<4>(&src, w, rows, &c);
+        }
+        // The cases cover every kernel size the fixed pass serves (and a larger one it does not).
+        assert!(
+            [3, 5, 7, 9].iter().all(|k| fixed_sizes.contains(k)),
+            "{fixed_sizes:?}"
+        );
+    }
+
+    #[test]
+    fn vertical_first_differs_from_pillow_order_by_rounding_only() {
+        let (w, h) = (300, 200);
+        let src = crate::hashes::tests::pattern(w * 3, h);
+        let pillow = resize(&src, 3, w, h, 120, 80, Filter::Box);
+        let vertical = resize_in_order(
+            &src,
+            3,
+            (w, h),
+            (120, 80),
+            Filter::Box,
+            PassOrder::VerticalFirst,
+        );
+        let max_diff = pillow
+            .iter()
+            .zip(&vertical)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max();
+        assert!(max_diff <= Some(1), "{max_diff:?}");
+        assert_ne!(pillow, vertical, "the order is really different");
     }
 
     #[test]

@@ -5,11 +5,11 @@
 //! |---|---|
 //! | `jpeg_quality` | the libjpeg quality (1–100) whose scaled standard luminance table is nearest (L1) to the file's luma table |
 //! | `blockiness` | (mean \|Δ\| across 8×8 block boundaries − mean \|Δ\| inside blocks) ÷ (mean \|Δ\| inside + 2) (full resolution, both axes; 0 = no blocking) |
-//! | `sharpness` | variance of the 4-neighbour Laplacian of the grey image box-downscaled to ≤ 512 px on the long side |
+//! | `sharpness` | variance of the 4-neighbour Laplacian of the grey image box-downscaled to ≤ 512 px on the long side (vertical pass first) |
 //! | `noise_sigma` | Immerkær's fast noise variance estimator (1996), σ in grey levels, full resolution |
 //! | `entropy` | mean over R, G, B of the 256-bin Shannon entropy in bits (the seed's definition, 0–8) |
-//! | `colourfulness` | Hasler & Süsstrunk (2003) M = σ_rgyb + 0.3 μ_rgyb on the downscale |
-//! | `colour_cast` | mean opponent chroma ÷ its spread, √(μrg²+μyb²) / max(1, √(σrg²+σyb²)) (> 1: a cast) |
+//! | `colourfulness` | Hasler & Süsstrunk (2003) M = σ_rgyb + 0.3 μ_rgyb, full resolution |
+//! | `colour_cast` | mean opponent chroma ÷ its spread, √(μrg²+μyb²) / max(1, √(σrg²+σyb²)) (> 1: a cast), full resolution |
 //! | `flat_fraction` | fraction of 4×4 blocks of the grey downscale whose range is ≤ 2 levels |
 //! | `clipped_fraction` | fraction of downscale pixels with luma ≤ 2 or ≥ 253 |
 //! | `compression_ratio` | ideal uncompressed size (w·h·channels) ÷ file size (Z-Image) |
@@ -17,7 +17,8 @@
 
 use crate::decode::Pixels;
 use crate::header::Header;
-use crate::pil::{resize, rgb_to_l, Filter};
+use crate::pil::{resize_in_order, Filter, PassOrder};
+use crate::simd::avx2_dispatch;
 
 /// The long side of the analysis downscale.
 pub const ANALYSIS_SIDE: usize = 512;
@@ -64,70 +65,97 @@ pub fn jpeg_quality(luma: &[u16; 64]) -> f64 {
     f64::from(best.1)
 }
 
-fn blockiness(l: &[u8], w: usize, h: usize) -> f64 {
-    if w < 16 || h < 16 {
-        return 0.0;
-    }
-    let (mut edge, mut n_edge, mut inner, mut n_inner) = (0u64, 0u64, 0u64, 0u64);
-    for y in 0..h {
-        let row = &l[y * w..(y + 1) * w];
-        for x in 1..w {
-            let d = u64::from(row[x].abs_diff(row[x - 1]));
-            if x % 8 == 0 {
-                edge += d;
-                n_edge += 1;
-            } else {
-                inner += d;
-                n_inner += 1;
-            }
-        }
-    }
-    for y in 1..h {
-        let (prev, row) = (&l[(y - 1) * w..y * w], &l[y * w..(y + 1) * w]);
-        let s: u64 = row
-            .iter()
-            .zip(prev)
-            .map(|(a, b)| u64::from(a.abs_diff(*b)))
-            .sum();
-        if y % 8 == 0 {
-            edge += s;
-            n_edge += w as u64;
-        } else {
-            inner += s;
-            n_inner += w as u64;
-        }
-    }
-    let edge = edge as f64 / n_edge.max(1) as f64;
-    let inner = inner as f64 / n_inner.max(1) as f64;
-    // The excess step at block boundaries relative to the steps inside blocks; the 2 grey
-    // levels keep very smooth images (inner steps < 1 level) from inflating the ratio.
-    ((edge - inner) / (inner + 2.0)).max(0.0)
+/// Σ |a[i] − b[i]| (rows of equal length).
+#[inline(always)]
+fn sum_abs_diff(a: &[u8], b: &[u8]) -> u64 {
+    // u32 lanes cannot overflow within 2^16 bytes (2^16 · 255 < 2^32).
+    a.chunks(1 << 16)
+        .zip(b.chunks(1 << 16))
+        .map(|(a, b)| {
+            u64::from(
+                a.iter()
+                    .zip(b)
+                    .map(|(x, y)| u32::from(x.abs_diff(*y)))
+                    .sum::<u32>(),
+            )
+        })
+        .sum()
 }
 
-/// Immerkær (1996): σ = √(π/2) / (6 (W−2)(H−2)) · Σ |I ∗ N|, N = [1 −2 1; −2 4 −2; 1 −2 1].
-fn noise_sigma(l: &[u8], w: usize, h: usize) -> f64 {
-    if w < 3 || h < 3 {
-        return 0.0;
-    }
-    let mut sum = 0u64;
-    for y in 1..h - 1 {
-        let (a, b, c) = (
-            &l[(y - 1) * w..y * w],
-            &l[y * w..(y + 1) * w],
-            &l[(y + 1) * w..(y + 2) * w],
-        );
-        for x in 1..w - 1 {
-            let v = i32::from(a[x - 1]) - 2 * i32::from(a[x]) + i32::from(a[x + 1])
-                - 2 * i32::from(b[x - 1])
-                + 4 * i32::from(b[x])
-                - 2 * i32::from(b[x + 1])
-                + i32::from(c[x - 1])
-                - 2 * i32::from(c[x])
-                + i32::from(c[x + 1]);
-            sum += u64::from(v.unsigned_abs());
+avx2_dispatch! {
+    fn blockiness(l: &[u8], w: usize, h: usize) -> f64 {
+        if w < 16 || h < 16 {
+            return 0.0;
         }
+        // Horizontal steps at x = 8, 16, … cross a block boundary; the others are inside.
+        let boundary_columns = (w - 1) / 8;
+        let (mut edge, mut inner) = (0u64, 0u64);
+        for row in l.chunks_exact(w).take(h) {
+            let all = sum_abs_diff(&row[1..], &row[..w - 1]);
+            let at_edges: u64 = (8..w)
+                .step_by(8)
+                .map(|x| u64::from(row[x].abs_diff(row[x - 1])))
+                .sum();
+            edge += at_edges;
+            inner += all - at_edges;
+        }
+        let mut n_edge = (h * boundary_columns) as u64;
+        let mut n_inner = (h * (w - 1 - boundary_columns)) as u64;
+        for y in 1..h {
+            let s = sum_abs_diff(&l[y * w..(y + 1) * w], &l[(y - 1) * w..y * w]);
+            if y % 8 == 0 {
+                edge += s;
+                n_edge += w as u64;
+            } else {
+                inner += s;
+                n_inner += w as u64;
+            }
+        }
+        let edge = edge as f64 / n_edge.max(1) as f64;
+        let inner = inner as f64 / n_inner.max(1) as f64;
+        // The excess step at block boundaries relative to the steps inside blocks; the 2 grey
+        // levels keep very smooth images (inner steps < 1 level) from inflating the ratio.
+        ((edge - inner) / (inner + 2.0)).max(0.0)
     }
-    (std::f64::consts::PI / 2.0).sqrt() * sum as f64 / (6.0 * ((w - 2) * (h - 2)) as f64)
+}
+
+/// `out[x] = row[x] − 2·row[x+1] + row[x+2]`: the 1-D [1 −2 1] filter, in [−510, 510].
+#[inline(always)]
+fn second_difference(row: &[u8], out: &mut [i16]) {
+    for (((o, &a), &b), &c) in out.iter_mut().zip(row).zip(&row[1..]).zip(&row[2..]) {
+        *o = i16::from(a) - 2 * i16::from(b) + i16::from(c);
+    }
+}
+
+avx2_dispatch! {
+    /// Immerkær (1996): σ = √(π/2) / (6 (W−2)(H−2)) · Σ |I ∗ N|, N = [1 −2 1; −2 4 −2; 1 −2 1].
+    /// N is separable (the outer product of [1 −2 1] with itself), so each row is filtered once
+    /// horizontally and the three filtered rows combined: |v| ≤ 2040 fits i16.
+    fn noise_sigma(l: &[u8], w: usize, h: usize) -> f64 {
+        if w < 3 || h < 3 {
+            return 0.0;
+        }
+        let mut rows = [vec![0i16; w - 2], vec![0i16; w - 2], vec![0i16; w - 2]];
+        second_difference(&l[..w], &mut rows[0]);
+        second_difference(&l[w..2 * w], &mut rows[1]);
+        let mut sum = 0u64;
+        for y in 1..h - 1 {
+            let (a, b, c) = (y - 1, y, y + 1);
+            second_difference(&l[c * w..(c + 1) * w], &mut rows[c % 3]);
+            let (ra, rb, rc) = (&rows[a % 3], &rows[b % 3], &rows[c % 3]);
+            // u32 lanes: 2^16 values of at most 2040 stay below 2^32.
+            for ((ra, rb), rc) in ra.chunks(1 << 16).zip(rb.chunks(1 << 16)).zip(rc.chunks(1 << 16)) {
+                sum += u64::from(
+                    ra.iter()
+                        .zip(rb)
+                        .zip(rc)
+                        .map(|((&a, &b), &c)| u32::from((a - 2 * b + c).unsigned_abs()))
+                        .sum::<u32>(),
+                );
+            }
+        }
+        (std::f64::consts::PI / 2.0).sqrt() * sum as f64 / (6.0 * ((w - 2) * (h - 2)) as f64)
+    }
 }
 
 fn entropy_bits(hist: &[u64; 256], n: u64) -> f64 {
@@ -141,38 +169,141 @@ fn entropy_bits(hist: &[u64; 256], n: u64) -> f64 {
         .sum()
 }
 
-fn channel_entropy(p: &Pixels) -> f64 {
-    let mut hists = vec![[0u64; 256]; p.channels];
-    for px in p.data.chunks_exact(p.channels) {
-        for (c, &v) in px.iter().enumerate() {
-            hists[c][usize::from(v)] += 1;
+avx2_dispatch! {
+    /// Per-channel 256-bin histograms of interleaved pixels, and for RGB the opponent-colour
+    /// sums. Two sets of counters (even and odd pixels) halve the chains of increments to the
+    /// same counter that a flat area makes.
+    fn histograms_and_opponent_sums<const C: usize>(data: &[u8]) -> (Vec<[u64; 256]>, OpponentSums) {
+        let mut total = vec![[0u64; 256]; C];
+        let sums = if C == 3 { opponent_sums(data) } else { OpponentSums::default() };
+        // u32 counters cannot overflow within 2^24 pixels.
+        for part in data.chunks(C << 24) {
+            let mut counts = [[[0u32; 256]; C]; 2];
+            let mut pairs = part.chunks_exact(2 * C);
+            for px in &mut pairs {
+                for c in 0..C {
+                    counts[0][c][usize::from(px[c])] += 1;
+                    counts[1][c][usize::from(px[C + c])] += 1;
+                }
+            }
+            for px in pairs.remainder().chunks_exact(C) {
+                for c in 0..C {
+                    counts[0][c][usize::from(px[c])] += 1;
+                }
+            }
+            for (c, t) in total.iter_mut().enumerate() {
+                for (v, t) in t.iter_mut().enumerate() {
+                    *t += u64::from(counts[0][c][v]) + u64::from(counts[1][c][v]);
+                }
+            }
         }
+        (total, sums)
     }
-    let n = (p.width * p.height) as u64;
-    hists.iter().map(|h| entropy_bits(h, n)).sum::<f64>() / p.channels as f64
 }
 
-fn laplacian_variance(g: &[u8], w: usize, h: usize) -> f64 {
-    if w < 3 || h < 3 {
-        return 0.0;
-    }
-    let (mut s, mut s2, mut n) = (0f64, 0f64, 0f64);
-    for y in 1..h - 1 {
-        for x in 1..w - 1 {
-            let i = y * w + x;
-            let v = 4 * i32::from(g[i])
-                - i32::from(g[i - 1])
-                - i32::from(g[i + 1])
-                - i32::from(g[i - w])
-                - i32::from(g[i + w]);
-            let v = f64::from(v);
-            s += v;
-            s2 += v * v;
-            n += 1.0;
+/// Mean channel entropy (bits) and, for RGB, the opponent-colour sums of the pixels.
+fn entropy_and_opponent_sums(p: &Pixels) -> (f64, OpponentSums) {
+    let (hists, sums) = match p.channels {
+        1 => histograms_and_opponent_sums::<1>(&p.data),
+        2 => histograms_and_opponent_sums::<2>(&p.data),
+        3 => histograms_and_opponent_sums::<3>(&p.data),
+        _ => histograms_and_opponent_sums::<4>(&p.data),
+    };
+    let n = (p.width * p.height) as u64;
+    let entropy = hists.iter().map(|h| entropy_bits(h, n)).sum::<f64>() / p.channels as f64;
+    (entropy, sums)
+}
+
+avx2_dispatch! {
+    fn laplacian_variance(g: &[u8], w: usize, h: usize) -> f64 {
+        if w < 3 || h < 3 {
+            return 0.0;
         }
+        // Integer sums: exact (the f64 sums they replace were exact too, below 2^53).
+        let (mut s, mut s2) = (0i64, 0i64);
+        for y in 1..h - 1 {
+            let (a, b, c) = (&g[(y - 1) * w..y * w], &g[y * w..(y + 1) * w], &g[(y + 1) * w..(y + 2) * w]);
+            let (rs, rs2) = a[1..w - 1]
+                .iter()
+                .zip(&c[1..w - 1])
+                .zip(b.windows(3))
+                .map(|((&up, &down), m)| {
+                    let v = 4 * i32::from(m[1])
+                        - i32::from(up)
+                        - i32::from(down)
+                        - i32::from(m[0])
+                        - i32::from(m[2]);
+                    (i64::from(v), i64::from(v * v))
+                })
+                .fold((0i64, 0i64), |(s, s2), (v, v2)| (s + v, s2 + v2));
+            s += rs;
+            s2 += rs2;
+        }
+        let n = ((w - 2) * (h - 2)) as f64;
+        let mean = s as f64 / n;
+        s2 as f64 / n - mean * mean
     }
-    let mean = s / n;
-    s2 / n - mean * mean
+}
+
+/// Opponent-colour sums of interleaved RGB: Σ rg, Σ 2·yb, Σ rg², Σ (2·yb)² with rg = R − G and
+/// yb = (R + G)/2 − B (integers, exact).
+#[derive(Default)]
+struct OpponentSums {
+    rg: i64,
+    yb2: i64,
+    rg_sq: i64,
+    yb2_sq: i64,
+}
+
+/// Opponent sums of interleaved RGB; i32 lanes within 8,192 pixels (8,192 · 510² < 2^31).
+#[inline(always)]
+fn opponent_sums(rgb: &[u8]) -> OpponentSums {
+    let mut s = OpponentSums::default();
+    for part in rgb.chunks(3 * 8192) {
+        let (mut rg, mut yb2, mut rg_sq, mut yb2_sq) = (0i32, 0i32, 0i32, 0i32);
+        for px in part.chunks_exact(3) {
+            let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
+            let d = r - g;
+            let e = r + g - 2 * b;
+            rg += d;
+            yb2 += e;
+            rg_sq += d * d;
+            yb2_sq += e * e;
+        }
+        s.rg += i64::from(rg);
+        s.yb2 += i64::from(yb2);
+        s.rg_sq += i64::from(rg_sq);
+        s.yb2_sq += i64::from(yb2_sq);
+    }
+    s
+}
+
+avx2_dispatch! {
+    /// (flat 4×4 blocks, 4×4 blocks, clipped pixels) of a grey image: a block is flat when its
+    /// range is at most 2 levels, a pixel clipped at ≤ 2 or ≥ 253. Column minima and maxima of
+    /// each band of 4 rows are taken row-wide first (vectorised), then per 4 columns.
+    fn flat_and_clipped(grey: &[u8], w: usize, h: usize) -> (usize, usize, usize) {
+        let (mut flat, mut blocks) = (0usize, 0usize);
+        let (mut lo, mut hi) = (vec![0u8; w], vec![0u8; w]);
+        for band in grey.chunks_exact(4 * w).take(h / 4) {
+            lo.copy_from_slice(&band[..w]);
+            hi.copy_from_slice(&band[..w]);
+            for row in band.chunks_exact(w).skip(1) {
+                for ((l, hh), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
+                    *l = (*l).min(v);
+                    *hh = (*hh).max(v);
+                }
+            }
+            for (l, hh) in lo.chunks_exact(4).zip(hi.chunks_exact(4)) {
+                let min = l.iter().copied().fold(u8::MAX, u8::min);
+                let max = hh.iter().copied().fold(0, u8::max);
+                blocks += 1;
+                flat += usize::from(max - min <= 2);
+            }
+        }
+        let clipped = grey.iter().map(|&v| usize::from(!(3..=252).contains(&v))).sum();
+        (flat, blocks, clipped)
+    }
 }
 
 /// Computes every measure. `l` is the full-resolution grey image of `p` (Pillow `L`).
@@ -181,9 +312,9 @@ pub fn measure(header: &Header, file_size: usize, p: &Pixels, l: &[u8]) -> Quali
     let jpeg_quality = header.luma_quant_table().map(jpeg_quality);
     let blockiness = blockiness(l, w, h);
     let noise_sigma = noise_sigma(l, w, h);
-    let entropy = channel_entropy(p);
+    let (entropy, colour) = entropy_and_opponent_sums(p);
 
-    // The analysis downscale (box filter = area average), RGB and grey.
+    // The analysis downscale of the grey image (box filter: an area average).
     let long = w.max(h);
     let (dw, dh) = if long > ANALYSIS_SIDE {
         let s = ANALYSIS_SIDE as f64 / long as f64;
@@ -194,29 +325,26 @@ pub fn measure(header: &Header, file_size: usize, p: &Pixels, l: &[u8]) -> Quali
     } else {
         (w, h)
     };
-    let small = resize(&p.data, p.channels, w, h, dw, dh, Filter::Box);
-    let grey = if p.channels == 3 {
-        let mut g = Vec::new();
-        rgb_to_l(&small, &mut g);
-        g
-    } else {
-        small.clone()
-    };
+    // Vertical pass first: 2-3x cheaper than Pillow's order here, and the measures need a
+    // well-defined area average, not Pillow's exact rounding.
+    let grey = resize_in_order(
+        l,
+        1,
+        (w, h),
+        (dw, dh),
+        Filter::Box,
+        PassOrder::VerticalFirst,
+    );
     let sharpness = laplacian_variance(&grey, dw, dh);
 
-    let (mut srg, mut syb, mut srg2, mut syb2) = (0f64, 0f64, 0f64, 0f64);
-    if p.channels == 3 {
-        for px in small.chunks_exact(3) {
-            let (r, g, b) = (f64::from(px[0]), f64::from(px[1]), f64::from(px[2]));
-            let rg = r - g;
-            let yb = 0.5 * (r + g) - b;
-            srg += rg;
-            syb += yb;
-            srg2 += rg * rg;
-            syb2 += yb * yb;
-        }
-    }
-    let n = (dw * dh) as f64;
+    // yb = yb2 / 2: halving and quartering are exact in f64.
+    let (srg, syb, srg2, syb2) = (
+        colour.rg as f64,
+        colour.yb2 as f64 / 2.0,
+        colour.rg_sq as f64,
+        colour.yb2_sq as f64 / 4.0,
+    );
+    let n = (w * h) as f64;
     let (mrg, myb) = (srg / n, syb / n);
     let var_rg = (srg2 / n - mrg * mrg).max(0.0);
     let var_yb = (syb2 / n - myb * myb).max(0.0);
@@ -225,21 +353,7 @@ pub fn measure(header: &Header, file_size: usize, p: &Pixels, l: &[u8]) -> Quali
     let colourfulness = spread + 0.3 * mean_chroma;
     let colour_cast = mean_chroma / spread.max(1.0);
 
-    let (mut flat, mut blocks) = (0usize, 0usize);
-    for by in (0..dh.saturating_sub(3)).step_by(4) {
-        for bx in (0..dw.saturating_sub(3)).step_by(4) {
-            let (mut lo, mut hi) = (255u8, 0u8);
-            for y in by..by + 4 {
-                for &v in &grey[y * dw + bx..y * dw + bx + 4] {
-                    lo = lo.min(v);
-                    hi = hi.max(v);
-                }
-            }
-            blocks += 1;
-            flat += usize::from(hi - lo <= 2);
-        }
-    }
-    let clipped = grey.iter().filter(|&&v| v <= 2 || v >= 253).count();
+    let (flat, blocks, clipped) = flat_and_clipped(&grey, dw, dh);
 
     let channels = match header.mode {
         "L" | "P" | "1" | "I;16" => 1,
@@ -270,6 +384,7 @@ mod tests {
     use super::*;
     use crate::decode::{decode, DEFAULT_MAX_PIXELS};
     use crate::header::read_header;
+    use crate::pil::rgb_to_l;
     use crate::testimg;
 
     fn quality_of(bytes: &[u8]) -> Quality {
@@ -282,6 +397,169 @@ mod tests {
             l = p.data.clone();
         }
         measure(&h, bytes.len(), &p, &l)
+    }
+
+    /// The measures as first written: one pixel at a time, straight from their definitions.
+    mod reference {
+        pub fn blockiness(l: &[u8], w: usize, h: usize) -> f64 {
+            if w < 16 || h < 16 {
+                return 0.0;
+            }
+            let (mut edge, mut n_edge, mut inner, mut n_inner) = (0u64, 0u64, 0u64, 0u64);
+            for y in 0..h {
+                for x in 1..w {
+                    let d = u64::from(l[y * w + x].abs_diff(l[y * w + x - 1]));
+                    if x % 8 == 0 {
+                        (edge, n_edge) = (edge + d, n_edge + 1);
+                    } else {
+                        (inner, n_inner) = (inner + d, n_inner + 1);
+                    }
+                }
+            }
+            for y in 1..h {
+                for x in 0..w {
+                    let d = u64::from(l[y * w + x].abs_diff(l[(y - 1) * w + x]));
+                    if y % 8 == 0 {
+                        (edge, n_edge) = (edge + d, n_edge + 1);
+                    } else {
+                        (inner, n_inner) = (inner + d, n_inner + 1);
+                    }
+                }
+            }
+            let edge = edge as f64 / n_edge.max(1) as f64;
+            let inner = inner as f64 / n_inner.max(1) as f64;
+            ((edge - inner) / (inner + 2.0)).max(0.0)
+        }
+
+        pub fn noise_sigma(l: &[u8], w: usize, h: usize) -> f64 {
+            if w < 3 || h < 3 {
+                return 0.0;
+            }
+            const N: [i32; 9] = [1, -2, 1, -2, 4, -2, 1, -2, 1];
+            let mut sum = 0u64;
+            for y in 1..h - 1 {
+                for x in 1..w - 1 {
+                    let mut v = 0i32;
+                    for (i, k) in N.iter().enumerate() {
+                        v += k * i32::from(l[(y + i / 3 - 1) * w + x + i % 3 - 1]);
+                    }
+                    sum += u64::from(v.unsigned_abs());
+                }
+            }
+            (std::f64::consts::PI / 2.0).sqrt() * sum as f64 / (6.0 * ((w - 2) * (h - 2)) as f64)
+        }
+
+        pub fn flat_and_clipped(g: &[u8], w: usize, h: usize) -> (usize, usize, usize) {
+            let (mut flat, mut blocks) = (0, 0);
+            for by in (0..h.saturating_sub(3)).step_by(4) {
+                for bx in (0..w.saturating_sub(3)).step_by(4) {
+                    let block = (by..by + 4).flat_map(|y| &g[y * w + bx..y * w + bx + 4]);
+                    let (lo, hi) = block.fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+                    blocks += 1;
+                    flat += usize::from(hi - lo <= 2);
+                }
+            }
+            (
+                flat,
+                blocks,
+                g.iter().filter(|&&v| v <= 2 || v >= 253).count(),
+            )
+        }
+
+        pub fn laplacian_variance(g: &[u8], w: usize, h: usize) -> f64 {
+            if w < 3 || h < 3 {
+                return 0.0;
+            }
+            let (mut s, mut s2, mut n) = (0f64, 0f64, 0f64);
+            for y in 1..h - 1 {
+                for x in 1..w - 1 {
+                    let i = y * w + x;
+                    let v = f64::from(
+                        4 * i32::from(g[i])
+                            - i32::from(g[i - 1])
+                            - i32::from(g[i + 1])
+                            - i32::from(g[i - w])
+                            - i32::from(g[i + w]),
+                    );
+                    (s, s2, n) = (s + v, s2 + v * v, n + 1.0);
+                }
+            }
+            s2 / n - (s / n) * (s / n)
+        }
+    }
+
+    /// Grey images of awkward sizes (below and around the 8×8 and 4×4 grids, odd widths) with
+    /// smooth areas, edges, noise and clipped pixels.
+    fn awkward_greys() -> Vec<(Vec<u8>, usize, usize)> {
+        [
+            (1, 1),
+            (2, 5),
+            (3, 3),
+            (15, 40),
+            (16, 16),
+            (17, 23),
+            (64, 48),
+            (203, 97),
+        ]
+        .into_iter()
+        .map(|(w, h)| {
+            let img = testimg::add_noise(&testimg::photo(w as u32, h as u32, 7), 6.0, 3);
+            let mut l = Vec::new();
+            rgb_to_l(img.as_raw(), &mut l);
+            for (i, v) in l.iter_mut().enumerate() {
+                if i % 29 == 0 {
+                    *v = if i % 2 == 0 { 0 } else { 255 };
+                }
+            }
+            (l, w, h)
+        })
+        .collect()
+    }
+
+    #[test]
+    fn row_wise_measures_equal_their_pixel_by_pixel_definitions() {
+        for (l, w, h) in awkward_greys() {
+            assert_eq!(
+                blockiness(&l, w, h),
+                reference::blockiness(&l, w, h),
+                "{w}x{h}"
+            );
+            assert_eq!(
+                noise_sigma(&l, w, h),
+                reference::noise_sigma(&l, w, h),
+                "{w}x{h}"
+            );
+            assert_eq!(
+                flat_and_clipped(&l, w, h),
+                reference::flat_and_clipped(&l, w, h),
+                "{w}x{h}"
+            );
+            assert_eq!(
+                laplacian_variance(&l, w, h),
+                reference::laplacian_variance(&l, w, h),
+                "{w}x{h}"
+            );
+        }
+    }
+
+    #[test]
+    fn baseline_and_avx2_builds_give_identical_results() {
+        use crate::hashes::{hash, HashKind};
+        use std::sync::atomic::Ordering;
+        let run = || {
+            let bytes = testimg::jpeg(&testimg::photo(301, 203, 4), 60);
+            let h = read_header(&bytes).unwrap();
+            let p = decode(&bytes, &h, DEFAULT_MAX_PIXELS).unwrap();
+            let mut l = Vec::new();
+            rgb_to_l(&p.data, &mut l);
+            let ph = hash(HashKind::Phash, 8, &l, p.width, p.height);
+            (format!("{:?}", measure(&h, bytes.len(), &p, &l)), ph)
+        };
+        let fast = run();
+        crate::simd::PORTABLE_ONLY.store(true, Ordering::Relaxed);
+        let portable = run();
+        crate::simd::PORTABLE_ONLY.store(false, Ordering::Relaxed);
+        assert_eq!(fast, portable);
     }
 
     #[test]
