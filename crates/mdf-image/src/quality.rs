@@ -519,25 +519,21 @@ mod tests {
     #[test]
     fn row_wise_measures_equal_their_pixel_by_pixel_definitions() {
         for (l, w, h) in awkward_greys() {
-            assert_eq!(
-                blockiness(&l, w, h),
-                reference::blockiness(&l, w, h),
-                "{w}x{h}"
-            );
-            assert_eq!(
-                noise_sigma(&l, w, h),
-                reference::noise_sigma(&l, w, h),
-                "{w}x{h}"
-            );
-            assert_eq!(
-                flat_and_clipped(&l, w, h),
-                reference::flat_and_clipped(&l, w, h),
-                "{w}x{h}"
-            );
-            assert_eq!(
-                laplacian_variance(&l, w, h),
-                reference::laplacian_variance(&l, w, h),
-                "{w}x{h}"
+            macro_rules! same_as_reference {
+                ($($measure:ident),*) => {$(
+                    assert_eq!(
+                        $measure(&l, w, h),
+                        reference::$measure(&l, w, h),
+                        "{} {w}x{h}",
+                        stringify!($measure)
+                    );
+                )*};
+            }
+            same_as_reference!(
+                blockiness,
+                noise_sigma,
+                flat_and_clipped,
+                laplacian_variance
             );
         }
     }
