@@ -170,12 +170,10 @@ fn entropy_bits(hist: &[u64; 256], n: u64) -> f64 {
 }
 
 avx2_dispatch! {
-    /// Per-channel 256-bin histograms of interleaved pixels, and for RGB the opponent-colour
-    /// sums. Two sets of counters (even and odd pixels) halve the chains of increments to the
-    /// same counter that a flat area makes.
-    fn histograms_and_opponent_sums<const C: usize>(data: &[u8]) -> (Vec<[u64; 256]>, OpponentSums) {
+    /// Per-channel 256-bin histograms of interleaved pixels. Two sets of counters (even and odd
+    /// pixels) halve the chains of increments to the same counter that a flat area makes.
+    fn channel_histograms<const C: usize>(data: &[u8]) -> Vec<[u64; 256]> {
         let mut total = vec![[0u64; 256]; C];
-        let sums = if C == 3 { opponent_sums(data) } else { OpponentSums::default() };
         // u32 counters cannot overflow within 2^24 pixels.
         for part in data.chunks(C << 24) {
             let mut counts = [[[0u32; 256]; C]; 2];
@@ -197,21 +195,20 @@ avx2_dispatch! {
                 }
             }
         }
-        (total, sums)
+        total
     }
 }
 
-/// Mean channel entropy (bits) and, for RGB, the opponent-colour sums of the pixels.
-fn entropy_and_opponent_sums(p: &Pixels) -> (f64, OpponentSums) {
-    let (hists, sums) = match p.channels {
-        1 => histograms_and_opponent_sums::<1>(&p.data),
-        2 => histograms_and_opponent_sums::<2>(&p.data),
-        3 => histograms_and_opponent_sums::<3>(&p.data),
-        _ => histograms_and_opponent_sums::<4>(&p.data),
+/// Mean over the channels of their 256-bin entropy (bits).
+fn channel_entropy(p: &Pixels) -> f64 {
+    let hists = match p.channels {
+        1 => channel_histograms::<1>(&p.data),
+        2 => channel_histograms::<2>(&p.data),
+        3 => channel_histograms::<3>(&p.data),
+        _ => channel_histograms::<4>(&p.data),
     };
     let n = (p.width * p.height) as u64;
-    let entropy = hists.iter().map(|h| entropy_bits(h, n)).sum::<f64>() / p.channels as f64;
-    (entropy, sums)
+    hists.iter().map(|h| entropy_bits(h, n)).sum::<f64>() / p.channels as f64
 }
 
 avx2_dispatch! {
@@ -255,27 +252,28 @@ struct OpponentSums {
     yb2_sq: i64,
 }
 
-/// Opponent sums of interleaved RGB; i32 lanes within 8,192 pixels (8,192 · 510² < 2^31).
-#[inline(always)]
-fn opponent_sums(rgb: &[u8]) -> OpponentSums {
-    let mut s = OpponentSums::default();
-    for part in rgb.chunks(3 * 8192) {
-        let (mut rg, mut yb2, mut rg_sq, mut yb2_sq) = (0i32, 0i32, 0i32, 0i32);
-        for px in part.chunks_exact(3) {
-            let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
-            let d = r - g;
-            let e = r + g - 2 * b;
-            rg += d;
-            yb2 += e;
-            rg_sq += d * d;
-            yb2_sq += e * e;
+avx2_dispatch! {
+    /// Opponent sums of interleaved RGB; i32 lanes within 8,192 pixels (8,192 · 510² < 2^31).
+    fn opponent_sums(rgb: &[u8]) -> OpponentSums {
+        let mut s = OpponentSums::default();
+        for part in rgb.chunks(3 * 8192) {
+            let (mut rg, mut yb2, mut rg_sq, mut yb2_sq) = (0i32, 0i32, 0i32, 0i32);
+            for px in part.chunks_exact(3) {
+                let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
+                let d = r - g;
+                let e = r + g - 2 * b;
+                rg += d;
+                yb2 += e;
+                rg_sq += d * d;
+                yb2_sq += e * e;
+            }
+            s.rg += i64::from(rg);
+            s.yb2 += i64::from(yb2);
+            s.rg_sq += i64::from(rg_sq);
+            s.yb2_sq += i64::from(yb2_sq);
         }
-        s.rg += i64::from(rg);
-        s.yb2 += i64::from(yb2);
-        s.rg_sq += i64::from(rg_sq);
-        s.yb2_sq += i64::from(yb2_sq);
+        s
     }
-    s
 }
 
 avx2_dispatch! {
@@ -312,7 +310,7 @@ pub fn measure(header: &Header, file_size: usize, p: &Pixels, l: &[u8]) -> Quali
     let jpeg_quality = header.luma_quant_table().map(jpeg_quality);
     let blockiness = blockiness(l, w, h);
     let noise_sigma = noise_sigma(l, w, h);
-    let (entropy, colour) = entropy_and_opponent_sums(p);
+    let entropy = channel_entropy(p);
 
     // The analysis downscale of the grey image (box filter: an area average).
     let long = w.max(h);
@@ -337,6 +335,11 @@ pub fn measure(header: &Header, file_size: usize, p: &Pixels, l: &[u8]) -> Quali
     );
     let sharpness = laplacian_variance(&grey, dw, dh);
 
+    let colour = if p.channels == 3 {
+        opponent_sums(&p.data)
+    } else {
+        OpponentSums::default()
+    };
     // yb = yb2 / 2: halving and quartering are exact in f64.
     let (srg, syb, srg2, syb2) = (
         colour.rg as f64,
