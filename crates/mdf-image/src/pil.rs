@@ -364,8 +364,8 @@ avx2_dispatch! {
 avx2_dispatch! {
     /// The horizontal pass with every output reading exactly `K` = `ksize` input pixels (the
     /// weights zero-padded, the window moved left at the right edge): fixed trip counts that
-    /// the compiler unrolls, for the short kernels of multi-channel images where the loop
-    /// overhead of [`horizontal_rows`] costs more than the multiplies.
+    /// the compiler unrolls, for short kernels, where the loop overhead of [`horizontal_rows`]
+    /// costs more than the multiplies.
     fn horizontal_rows_fixed<const C: usize, const K: usize>(
         src: &[u8],
         w: usize,
@@ -560,6 +560,7 @@ mod tests {
                 );
             }
             let src: Vec<u8> = src.iter().map(|&v| v.wrapping_mul(3)).collect();
+            both::<1>(&src, w, rows, &c);
             both::<2>(&src, w, rows, &c);
             both::<3>(&src, w, rows, &c);
             both::<4>(&src, w, rows, &c);
