@@ -9,7 +9,7 @@ each in its own process:
   * the Python reference, single process, same measures from one decode per image,
 and prints wall time, images/s, images per CPU-second (per core), peak RSS and the ratio.
 
-    pip install '.[bench]' pillow imagehash numpy scipy
+    pip install '.[bench]'
     python benchmarks/bench_image.py --images 5000
 """
 
