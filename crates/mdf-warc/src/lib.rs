@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod common_crawl_loader;
+mod gzip_member;
 pub mod http_response;
 pub mod http_source;
 pub mod warc_loader;

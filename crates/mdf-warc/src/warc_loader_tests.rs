@@ -102,6 +102,62 @@ fn reads_html_responses_from_gzip_members_and_plain_files() {
     assert_eq!(ids(&batches), want);
 }
 
+/// Every record's id and block length, read straight from the reader.
+fn reader_records(data: &[u8]) -> (Vec<(String, usize)>, u64) {
+    let opts = ReaderOptions {
+        max_record_bytes: 1 << 30,
+        start: 0,
+        end: None,
+        gzip: None,
+    };
+    let mut reader = WarcReader::new(data, opts).unwrap();
+    let mut got = Vec::new();
+    while let Some(item) = reader.next_item().unwrap() {
+        let WarcItem::Record(r) = item else {
+            panic!("{item:?}")
+        };
+        let id = String::from_utf8(r.header("WARC-Record-ID").unwrap().to_vec()).unwrap();
+        got.push((id, r.block.len()));
+    }
+    (got, reader.streamed_members())
+}
+
+#[test]
+fn members_are_inflated_whole_when_they_fit_and_read_the_same_either_way() {
+    // Small members; one whose compressed size is several times the read window (random
+    // bytes), so it is inflated whole only after more input is read; one that inflates to more
+    // than the whole-member limit (40 MiB), which streams.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let mut records = crawl(4, "w").0;
+    records.push(html_response("noise", "https://e.com/noise", &noise));
+    records.extend(crawl(3, "x").0);
+    records.push(html_response(
+        "huge",
+        "https://e.com/huge",
+        &vec![b'a'; 40 << 20],
+    ));
+    records.extend(crawl(2, "y").0);
+    let (gz, _) = gzip_members(&records);
+    assert!(gz.len() > 3 << 20);
+
+    let (from_gzip, streamed) = reader_records(&gz);
+    let (from_plain, _) = reader_records(&records.concat());
+    assert_eq!(from_gzip, from_plain);
+    assert_eq!(from_gzip.len(), records.len());
+    assert!(from_gzip
+        .iter()
+        .any(|(id, n)| id == "<urn:uuid:noise>" && *n > 3 << 20));
+    assert_eq!(streamed, 1, "only the 40 MiB member streams");
+}
+
 #[test]
 fn wet_conversion_records_fill_text() {
     let tmp = tempfile::tempdir().unwrap();

@@ -25,6 +25,8 @@ use std::io::{self, Read};
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 use memchr::memmem;
 
+use crate::gzip_member::{MemberInflate, MemberInflater};
+
 /// Gzip members and plain data are read in chunks of this size.
 const READ_CHUNK: usize = 256 * 1024;
 /// A WARC or ARC header block larger than this is rejected (real ones are a few KiB).
@@ -34,6 +36,15 @@ const TRIAL_INPUT: usize = 64 * 1024;
 /// Raw bytes of a member kept for resynchronisation from its start; past this, a resync starts
 /// where the damage was found.
 const MAX_RETAINED_RAW: usize = 64 << 20;
+/// Raw bytes made available before a member is inflated whole: CommonCrawl's members (one
+/// record each) are tens of KiB, so few straddle the end of this window.
+const WHOLE_MEMBER_WINDOW: usize = 1 << 20;
+/// A member is inflated whole only if it takes at most this much input...
+const WHOLE_MEMBER_MAX_INPUT: usize = 16 << 20;
+/// ...and inflates to at most this much; larger ones (a whole file in one member) stream.
+const WHOLE_MEMBER_MAX_OUTPUT: usize = 32 << 20;
+/// First output limit tried for a member when the data buffer is still small.
+const WHOLE_MEMBER_FIRST_OUTPUT: usize = 1 << 20;
 
 /// One thing read from the stream.
 #[derive(Debug)]
@@ -322,6 +333,10 @@ pub struct WarcReader<R> {
     format: Option<Format>,
     member: Option<Member>,
     spare_inflate: Option<Decompress>,
+    /// Inflates members whole when they fit (`None`: libdeflate could not allocate).
+    whole: Option<MemberInflater>,
+    /// Members inflated by streaming instead (too big to inflate whole, or damaged).
+    streamed_members: u64,
     /// Gzip: file offset of the current member.
     seg_start: u64,
     /// Gzip: a member has been started and its data is being cut into records.
@@ -380,6 +395,8 @@ impl<R: Read> WarcReader<R> {
             format: None,
             member: None,
             spare_inflate: None,
+            whole: MemberInflater::new(),
+            streamed_members: 0,
             seg_start: opts.start,
             in_segment: false,
             seg_ended: false,
@@ -396,6 +413,12 @@ impl<R: Read> WarcReader<R> {
     /// Whether the input is gzip-compressed.
     pub fn is_gzip(&self) -> bool {
         self.gzip
+    }
+
+    /// How many gzip members so far were inflated by streaming rather than whole: those too
+    /// big to hold at once, and damaged ones.
+    pub fn streamed_members(&self) -> u64 {
+        self.streamed_members
     }
 
     /// The next record or damaged stretch; `Ok(None)` at the end of the shard. `Err` only when
@@ -501,6 +524,14 @@ impl<R: Read> WarcReader<R> {
             return Ok(bad);
         };
         self.raw.keep_from = Some(start);
+        self.seg_start = start;
+        self.pos = 0;
+        if self.inflate_whole_member()? {
+            self.in_segment = true;
+            self.seg_ended = true;
+            return Ok(bad);
+        }
+        self.streamed_members += 1;
         self.raw.consume(len);
         // Reuse the inflate state of the previous member: CommonCrawl has one member per
         // record, and a fresh state costs an allocation of its window.
@@ -515,12 +546,49 @@ impl<R: Read> WarcReader<R> {
             inflate,
             crc: Crc::new(),
         });
-        self.seg_start = start;
         self.in_segment = true;
         self.seg_ended = false;
         self.data.clear();
-        self.pos = 0;
         Ok(bad)
+    }
+
+    /// Inflates the member at the read position whole into `data`, consuming it, when it ends
+    /// within [`WHOLE_MEMBER_MAX_INPUT`] bytes, is valid and inflates to at most
+    /// [`WHOLE_MEMBER_MAX_OUTPUT`]. `Ok(false)`: it does not; nothing was consumed, and the
+    /// streaming inflate takes over (and names the damage, if that was the reason).
+    fn inflate_whole_member(&mut self) -> io::Result<bool> {
+        let Some(inflater) = self.whole.as_mut() else {
+            return Ok(false);
+        };
+        self.raw.ensure(WHOLE_MEMBER_WINDOW)?;
+        let mut max_out = self
+            .data
+            .capacity()
+            .clamp(WHOLE_MEMBER_FIRST_OUTPUT, WHOLE_MEMBER_MAX_OUTPUT);
+        loop {
+            match inflater.inflate(self.raw.available(), &mut self.data, max_out) {
+                MemberInflate::Done { consumed } => {
+                    self.raw.consume(consumed);
+                    return Ok(true);
+                }
+                MemberInflate::OutputFull if max_out < WHOLE_MEMBER_MAX_OUTPUT => {
+                    max_out = (max_out * 2).min(WHOLE_MEMBER_MAX_OUTPUT);
+                }
+                MemberInflate::NotWhole => {
+                    // Either the member runs past the bytes at hand (read more and retry) or
+                    // it is damaged (no more to read, or too long to inflate whole).
+                    let have = self.raw.available().len();
+                    if have >= WHOLE_MEMBER_MAX_INPUT {
+                        return Ok(false);
+                    }
+                    self.raw.ensure(have * 2)?;
+                    if self.raw.available().len() == have {
+                        return Ok(false);
+                    }
+                }
+                MemberInflate::OutputFull => return Ok(false),
+            }
+        }
     }
 
     /// Scans from file offset `from` for a gzip member whose data starts with `WARC/`.
