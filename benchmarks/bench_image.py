@@ -6,8 +6,13 @@ generated photo-like images, quality 70-95) into a Parquet file (id, image bytes
 each in its own process:
   * mdf with 1 worker: ParquetLoader -> image_metadata_refiner -> image_technical_quality_refiner
     -> image_phash_refiner -> Parquet,
-  * the Python reference, single process, same measures from one decode per image,
-and prints wall time, images/s, images per CPU-second (per core), peak RSS and the ratio.
+  * the Python reference, single process: every output mdf writes (metadata, JPEG quality,
+    blockiness, noise, entropy, sharpness, colourfulness and colour cast, flat and clipped
+    fractions, compression ratio and artifact score, pHash), as mdf defines them, in vectorised
+    numpy, from one decode per image,
+and prints wall time, images/s, images per CPU-second (per core), peak RSS and the ratio, then
+how far the two sides' values are apart (pHash equality, largest relative difference per
+measure), so a change on either side that computes something else shows.
 
     pip install '.[bench]'
     python benchmarks/bench_image.py --images 5000
@@ -25,50 +30,84 @@ from pathlib import Path
 from bench_length_filter import measure
 
 PYTHON_REFERENCE = r"""
-import io, sys, time
+import io, json, sys
 import numpy as np
 import pyarrow.parquet as pq
 import imagehash
 from PIL import Image
 
-def quality(rgb):
+# libjpeg's standard luminance table; the quality whose scaled table is nearest (mdf's
+# definition), all 100 candidate tables built once.
+STD_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+    92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.int64)
+QS = np.arange(1, 101)
+TABLES = np.clip(
+    (STD_LUMA[None, :] * np.where(QS < 50, 5000 // QS, 200 - 2 * QS)[:, None] + 50) // 100, 1, 255)
+
+def jpeg_quality(im):
+    tables = getattr(im, "quantization", None)
+    if not tables:
+        return None
+    err = np.abs(TABLES - np.asarray(tables[0], np.int64)[None, :]).sum(axis=1)
+    return float(QS[len(QS) - 1 - np.argmin(err[::-1])])  # the highest of equal errors
+
+def quality(rgb, im, size):
     a = np.asarray(rgb)
     ent = 0.0
     for c in range(3):
         h = np.bincount(a[..., c].ravel(), minlength=256) / a[..., c].size
         h = h[h > 0]
         ent += float(-(h * np.log2(h)).sum()) / 3
-    g = np.asarray(rgb.convert("L"), dtype=np.int32)
+    grey = rgb.convert("L")
+    g = np.asarray(grey, dtype=np.int32)
     dh = np.abs(np.diff(g, axis=1)); dv = np.abs(np.diff(g, axis=0))
     edge = (dh[:, 7::8].sum() + dv[7::8, :].sum()) / max(1, dh[:, 7::8].size + dv[7::8, :].size)
     inner = (dh.sum() + dv.sum() - dh[:, 7::8].sum() - dv[7::8, :].sum()) / max(
         1, dh.size + dv.size - dh[:, 7::8].size - dv[7::8, :].size)
-    block = max(0.0, edge / max(inner, 0.1) - 1)
+    block = max(0.0, (edge - inner) / (inner + 2))
     n = (g[:-2, :-2] - 2 * g[:-2, 1:-1] + g[:-2, 2:] - 2 * g[1:-1, :-2] + 4 * g[1:-1, 1:-1]
          - 2 * g[1:-1, 2:] + g[2:, :-2] - 2 * g[2:, 1:-1] + g[2:, 2:])
     noise = np.sqrt(np.pi / 2) * np.abs(n).sum() / (6 * n.size)
-    small = rgb
+    # The analysis downscale (box filter to 512 px on the long side) of the grey image.
+    small = grey
     if max(rgb.size) > 512:
         s = 512 / max(rgb.size)
-        small = rgb.resize((round(rgb.width * s), round(rgb.height * s)), Image.BOX)
-    sg = np.asarray(small.convert("L"), dtype=np.int32)
+        small = grey.resize((round(rgb.width * s), round(rgb.height * s)), Image.BOX)
+    sg = np.asarray(small, dtype=np.int32)
     lap = 4 * sg[1:-1, 1:-1] - sg[:-2, 1:-1] - sg[2:, 1:-1] - sg[1:-1, :-2] - sg[1:-1, 2:]
     sharp = lap.var()
-    s = np.asarray(small, dtype=np.float64)
-    rg = s[..., 0] - s[..., 1]; yb = 0.5 * (s[..., 0] + s[..., 1]) - s[..., 2]
-    colourful = np.sqrt(rg.var() + yb.var()) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
-    return ent, block, noise, sharp, colourful
+    h4, w4 = sg.shape[0] // 4 * 4, sg.shape[1] // 4 * 4
+    blocks = sg[:h4, :w4].reshape(h4 // 4, 4, w4 // 4, 4)
+    flat = float(((blocks.max(axis=(1, 3)) - blocks.min(axis=(1, 3))) <= 2).mean())
+    clipped = float(((sg <= 2) | (sg >= 253)).mean())
+    # Colourfulness (Hasler-Suesstrunk) and colour cast over every pixel, as mdf defines them.
+    a16 = a.astype(np.int16)
+    rg = a16[..., 0] - a16[..., 1]
+    yb2 = a16[..., 0] + a16[..., 1] - 2 * a16[..., 2]
+    mrg, myb = rg.mean(), yb2.mean() / 2
+    spread = np.sqrt(rg.var() + yb2.var() / 4)
+    chroma = np.sqrt(mrg ** 2 + myb ** 2)
+    colourful, cast = spread + 0.3 * chroma, chroma / max(spread, 1.0)
+    q = jpeg_quality(im)
+    artifacts = min(1.0, max(0.0, (90 - q) / 80 if q is not None else 0.0, block / 1.5))
+    ratio = rgb.width * rgb.height * 3 / max(1, size)
+    return dict(entropy=ent, blockiness=block, noise=noise, sharpness=sharp, flat=flat,
+                clipped=clipped, colourfulness=colourful, colour_cast=cast, jpeg_quality=q,
+                artifacts=artifacts, compression_ratio=ratio)
 
 table = pq.read_table(sys.argv[1])
 out = []
 for b in table.column("image").to_pylist():
     im = Image.open(io.BytesIO(b))
-    meta = (im.width, im.height, im.format, im.mode, len(b))
+    meta = (im.width, im.height, im.format, im.mode, len(b), getattr(im, "is_animated", False),
+            im.getexif().get(0x0112, 1))
     im.load()                      # the one decode
     rgb = im.convert("RGB")
     ph = str(imagehash.phash(im))  # imagehash converts the decoded image itself
-    out.append((meta, ph, quality(rgb)))
-print(len(out))
+    out.append(dict(meta=meta, phash=ph, **quality(rgb, im, len(b))))
+json.dump(out, open(sys.argv[2], "w"))
 """
 
 
@@ -110,6 +149,51 @@ def generate(path: Path, n: int) -> None:
     pq.write_table(
         pa.table({"id": ids, "image": pa.array(blobs, pa.binary())}), path, row_group_size=500
     )
+
+
+# (mdf column, reference key): measures both sides define the same way.
+SAME_MEASURES = [
+    ("image_information_entropy", "entropy"),
+    ("image_blockiness", "blockiness"),
+    ("image_noise_sigma", "noise"),
+    ("image_colourfulness", "colourfulness"),
+    ("image_colour_cast", "colour_cast"),
+    ("image_jpeg_quality", "jpeg_quality"),
+    ("image_compression_artifacts", "artifacts"),
+    # Downscaled in another pass order (mdf: vertical first), so close but not equal.
+    ("image_sharpness", "sharpness"),
+    ("image_flat_fraction", "flat"),
+    ("image_clipped_fraction", "clipped"),
+]
+
+
+def compare(mdf_out: Path, reference: Path) -> None:
+    """Prints how far mdf's outputs are from the reference's, so the two are known to compute
+    the same things."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(mdf_out.glob("*.parquet"))
+    cols = ["id", "phash"] + [c for c, _ in SAME_MEASURES]
+    ours = pa.concat_tables(pq.read_table(f, columns=cols) for f in files).sort_by("id")
+    ref = json.loads(reference.read_text())
+    if ours.num_rows != len(ref):
+        print(f"row counts differ: mdf {ours.num_rows}, reference {len(ref)}")
+        return
+    hashes = ours.column("phash").to_pylist()
+    same_phash = sum(a == r["phash"] for a, r in zip(hashes, ref, strict=True))
+    print(
+        f"pHash equal on {same_phash}/{len(ref)} images; largest difference per measure "
+        "(relative where the reference is above 1, absolute below):"
+    )
+    for col, key in SAME_MEASURES:
+        worst = max(
+            abs(a - r[key]) / max(abs(r[key]), 1.0)
+            for a, r in zip(ours.column(col).to_pylist(), ref, strict=True)
+        )
+        print(f"  {col:32} {worst:.2e}")
 
 
 def main() -> None:
@@ -161,7 +245,7 @@ def main() -> None:
             ]
         ),
         "Python: Pillow + imagehash + numpy": measure(
-            [sys.executable, "-c", PYTHON_REFERENCE, str(data)]
+            [sys.executable, "-c", PYTHON_REFERENCE, str(data), str(args.work / "python.json")]
         ),
     }
     print(f"{'run':40} {'wall s':>8} {'images/s':>9} {'img/CPU-s':>10} {'RSS MiB':>8}")
@@ -170,6 +254,7 @@ def main() -> None:
             f"{name:40} {r['wall']:8.1f} {args.images / r['wall']:9.0f} "
             f"{args.images / r['cpu']:10.1f} {r['rss_mib']:8.0f}"
         )
+    compare(out, args.work / "python.json")
     ours, ref = runs["mdf (1 worker)"], runs["Python: Pillow + imagehash + numpy"]
     print(
         f"ratio per core (images per CPU-second): {ref['cpu'] / ours['cpu']:.2f}x; "
