@@ -111,33 +111,42 @@ struct Coeffs {
     bounds: Vec<(usize, usize)>,
     weights: Vec<i32>,
     /// The same weights as windows of exactly `ksize` inputs starting at `padded_starts`
-    /// (empty when the input is shorter than `ksize`).
+    /// (empty when the input is shorter than `ksize` or the kernel has no fixed-window pass).
     padded_starts: Vec<usize>,
     padded: Vec<i32>,
 }
 
-/// Coefficient tables per (input size, output size, filter), kept per thread: a stage resizes
-/// images of a handful of sizes, and the Lanczos tables of a 1280 -> 32 pHash resize cost
-/// 15,000 `sin` calls each.
-const COEFF_CACHE_ENTRIES: usize = 64;
+/// Lanczos coefficient tables per (input size, output size), kept per thread up to this many
+/// bytes of weights: the tables of a 1280 -> 32 pHash resize cost 15,000 `sin` calls (31 KB),
+/// and a stage sees images of hundreds of sizes (16 MiB holds about 800 pHash tables). The
+/// other filters' tables cost no more to compute than to look up.
+const COEFF_CACHE_BYTES: usize = 16 << 20;
+
+type CoeffKey = (usize, usize, Filter);
 
 thread_local! {
-    static COEFFS: RefCell<HashMap<(usize, usize, Filter), Rc<Coeffs>>> =
-        RefCell::new(HashMap::new());
+    static COEFFS: RefCell<(HashMap<CoeffKey, Rc<Coeffs>>, usize)> =
+        RefCell::new((HashMap::new(), 0));
 }
 
 fn coeffs(in_size: usize, out_size: usize, filter: Filter) -> Rc<Coeffs> {
+    if filter != Filter::Lanczos {
+        return Rc::new(precompute_coeffs(in_size, out_size, filter));
+    }
     let key = (in_size, out_size, filter);
-    if let Some(c) = COEFFS.with(|m| m.borrow().get(&key).cloned()) {
+    if let Some(c) = COEFFS.with(|m| m.borrow().0.get(&key).cloned()) {
         return c;
     }
     let c = Rc::new(precompute_coeffs(in_size, out_size, filter));
+    let bytes = 4 * (c.weights.len() + c.padded.len());
     COEFFS.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= COEFF_CACHE_ENTRIES {
-            m.clear();
+        let (map, held) = &mut *m.borrow_mut();
+        if *held + bytes > COEFF_CACHE_BYTES {
+            map.clear();
+            *held = 0;
         }
-        m.insert(key, Rc::clone(&c));
+        map.insert(key, Rc::clone(&c));
+        *held += bytes;
     });
     c
 }
@@ -194,7 +203,8 @@ fn pad_windows(
     bounds: &[(usize, usize)],
     weights: &[i32],
 ) -> (Vec<usize>, Vec<i32>) {
-    if in_size < ksize {
+    // Only the short kernels have a fixed-window pass (`horizontal_pass`).
+    if in_size < ksize || !FIXED_KSIZES.contains(&ksize) {
         return (Vec::new(), Vec::new());
     }
     let mut starts = Vec::with_capacity(bounds.len());
@@ -319,6 +329,9 @@ fn resize_n<const C: usize>(
         horizontal_pass::<C>(&temp, w, out_h, &coeffs(w, out_w, f))
     }
 }
+
+/// Kernel sizes with a fixed-window horizontal pass.
+const FIXED_KSIZES: [usize; 3] = [3, 5, 7];
 
 /// Resamples each of `rows` rows of width `w` to the coefficients' output width.
 fn horizontal_pass<const C: usize>(src: &[u8], w: usize, rows: usize, horiz: &Coeffs) -> Vec<u8> {
@@ -531,6 +544,7 @@ mod tests {
     /// exactly what the per-tap pass gives, for every kernel size it serves, down- and upscaling.
     #[test]
     fn fixed_window_pass_equals_the_per_tap_pass() {
+        use std::collections::BTreeSet;
         let cases = [
             (1280, 512, Filter::Box),
             (1000, 512, Filter::Box),
@@ -541,9 +555,10 @@ mod tests {
             (40, 33, Filter::Lanczos),
             (5, 9, Filter::Bicubic),
         ];
-        let mut fixed_sizes = std::collections::BTreeSet::new();
+        let (mut fixed_sizes, mut sizes) = (BTreeSet::new(), BTreeSet::new());
         for (w, out_w, f) in cases {
             let c = precompute_coeffs(w, out_w, f);
+            sizes.insert(c.ksize);
             if !c.padded.is_empty() {
                 fixed_sizes.insert(c.ksize);
             }
@@ -565,11 +580,33 @@ mod tests {
             both::<3>(&src, w, rows, &c);
             both::<4>(&src, w, rows, &c);
         }
-        // The cases cover every kernel size the fixed pass serves (and a larger one it does not).
-        assert!(
-            [3, 5, 7, 9].iter().all(|k| fixed_sizes.contains(k)),
-            "{fixed_sizes:?}"
-        );
+        // The cases cover every kernel size the fixed pass serves, and a larger one it does not.
+        assert_eq!(fixed_sizes, BTreeSet::from(FIXED_KSIZES));
+        assert!(sizes.contains(&9), "{sizes:?}");
+    }
+
+    #[test]
+    fn cached_lanczos_tables_equal_fresh_ones_and_stay_within_budget() {
+        let same = |a: &Coeffs, b: &Coeffs| {
+            assert_eq!(
+                (a.ksize, &a.bounds, &a.weights, &a.padded_starts, &a.padded),
+                (b.ksize, &b.bounds, &b.weights, &b.padded_starts, &b.padded)
+            );
+        };
+        for round in 0..2 {
+            // About 19 MiB of tables: the cache is emptied at least once per round.
+            for w in (400..8000).step_by(41) {
+                let c = coeffs(w, 32, Filter::Lanczos);
+                same(&c, &precompute_coeffs(w, 32, Filter::Lanczos));
+                let held = COEFFS.with(|m| m.borrow().1);
+                assert!(
+                    held <= COEFF_CACHE_BYTES,
+                    "round {round}: {held} bytes held"
+                );
+            }
+        }
+        let a = coeffs(640, 32, Filter::Lanczos);
+        assert!(Rc::ptr_eq(&a, &coeffs(640, 32, Filter::Lanczos)), "a hit");
     }
 
     #[test]
