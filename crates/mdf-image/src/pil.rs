@@ -349,6 +349,34 @@ avx2_dispatch! {
     fn horizontal_rows<const C: usize>(src: &[u8], w: usize, horiz: &Coeffs, out: &mut [u8]) {
         let out_w = horiz.bounds.len();
         let half: i32 = 1 << (PRECISION_BITS - 1);
+        let (mut src, mut out) = (src, out);
+        if C == 1 {
+            // Four rows at a time: each weight is loaded once for four products (the pHash
+            // resize's long Lanczos kernels are bound by loads).
+            let quads = src.len() / (4 * w);
+            let (head, tail) = src.split_at(quads * 4 * w);
+            let (out_head, out_tail) = out.split_at_mut(quads * 4 * out_w);
+            for (lines, dst) in head.chunks_exact(4 * w).zip(out_head.chunks_exact_mut(4 * out_w)) {
+                let (l0, l1, l2, l3) =
+                    (&lines[..w], &lines[w..2 * w], &lines[2 * w..3 * w], &lines[3 * w..]);
+                for (xx, &(xmin, taps)) in horiz.bounds.iter().enumerate() {
+                    let k = &horiz.weights[xx * horiz.ksize..xx * horiz.ksize + taps];
+                    let r = xmin..xmin + taps;
+                    let (p0, p1, p2, p3) = (&l0[r.clone()], &l1[r.clone()], &l2[r.clone()], &l3[r]);
+                    let mut acc = [half; 4];
+                    for ((((&kx, &a), &b), &c), &d) in k.iter().zip(p0).zip(p1).zip(p2).zip(p3) {
+                        acc[0] += i32::from(a) * kx;
+                        acc[1] += i32::from(b) * kx;
+                        acc[2] += i32::from(c) * kx;
+                        acc[3] += i32::from(d) * kx;
+                    }
+                    for (row, a) in acc.iter().enumerate() {
+                        dst[row * out_w + xx] = clip8(*a);
+                    }
+                }
+            }
+            (src, out) = (tail, out_tail);
+        }
         for (line, dst) in src.chunks_exact(w * C).zip(out.chunks_exact_mut(out_w * C)) {
             for (xx, (&(xmin, taps), d)) in horiz.bounds.iter().zip(dst.chunks_exact_mut(C)).enumerate() {
                 let k = &horiz.weights[xx * horiz.ksize..xx * horiz.ksize + taps];
@@ -583,6 +611,32 @@ mod tests {
         // The cases cover every kernel size the fixed pass serves, and a larger one it does not.
         assert_eq!(fixed_sizes, BTreeSet::from(FIXED_KSIZES));
         assert!(sizes.contains(&9), "{sizes:?}");
+    }
+
+    #[test]
+    fn grey_rows_taken_four_at_a_time_equal_one_at_a_time() {
+        let (w, out_w) = (203, 32);
+        let c = precompute_coeffs(w, out_w, Filter::Lanczos);
+        let src: Vec<u8> = crate::hashes::tests::pattern(w, 11)
+            .iter()
+            .map(|&v| v.wrapping_mul(7))
+            .collect();
+        for rows in 0..=11 {
+            let mut out = vec![0u8; rows * out_w];
+            horizontal_rows::<1>(&src[..rows * w], w, &c, &mut out);
+            let mut want = Vec::new();
+            for line in src[..rows * w].chunks_exact(w) {
+                for (xx, &(xmin, taps)) in c.bounds.iter().enumerate() {
+                    let k = &c.weights[xx * c.ksize..xx * c.ksize + taps];
+                    let acc = (1 << (PRECISION_BITS - 1))
+                        + (0..taps)
+                            .map(|t| i32::from(line[xmin + t]) * k[t])
+                            .sum::<i32>();
+                    want.push(clip8(acc));
+                }
+            }
+            assert_eq!(out, want, "{rows} rows");
+        }
     }
 
     #[test]
