@@ -64,8 +64,23 @@ pub struct Extraction {
     pub lang: Option<String>,
 }
 
-/// Below this many characters of main text, try again with fewer removals.
+/// Below this many characters of main text (Latin-script equivalent: see
+/// [`latin_equivalent_chars`]), try again with fewer removals.
 pub const RETRY_BELOW_CHARS: usize = 250;
+
+/// Characters of `text`, with those of scripts that say more per character weighted so that a
+/// complete short article in Chinese or Japanese is not taken for a failed extraction: a Han
+/// ideograph counts 3 (a Chinese word is 1.5-2 of them, an English word 5-6 letters and a
+/// space), kana and Hangul syllables 2.
+fn latin_equivalent_chars(text: &str) -> usize {
+    text.chars()
+        .map(|c| match u32::from(c) {
+            0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3134F => 3,
+            0x3040..=0x30FF | 0xAC00..=0xD7AF => 2,
+            _ => 1,
+        })
+        .sum()
+}
 
 /// A paragraph needs this many characters of its own to score (readability's 25).
 const MIN_PARAGRAPH_CHARS: u32 = 25;
@@ -75,7 +90,7 @@ pub fn extract(dom: &Dom, opts: &ExtractOptions) -> Extraction {
     let meta = metadata(dom);
     let base = Base::new(dom);
     let strict = Pass::new(dom, &base, opts, true).run();
-    let text = if strict.chars().count() < RETRY_BELOW_CHARS {
+    let text = if latin_equivalent_chars(&strict) < RETRY_BELOW_CHARS {
         let lax = Pass::new(dom, &base, opts, false).run();
         if lax.chars().count() > strict.chars().count() {
             lax
@@ -776,7 +791,9 @@ impl<'a> Pass<'a> {
         self.write(id, &mut w);
         w.end_block();
         let t = w.blocks.join(" ");
-        t.contains(". ") || t.ends_with('.')
+        // Readability looks for a Latin full stop; CJK, Devanagari and Urdu text ends its
+        // sentences with its own (and no space after it in CJK).
+        t.contains(". ") || t.ends_with('.') || t.contains(['。', '．', '।', '۔'])
     }
 
     /// Conditional cleaning of the subtree at `root`, bottom-up so inner removals count first.
@@ -1170,6 +1187,57 @@ mod tests {
         assert_eq!(e.title.as_deref(), Some("Big news"));
         assert_eq!(e.author.as_deref(), Some("A. Writer"));
         assert_eq!(e.lang.as_deref(), Some("en"));
+    }
+
+    /// A short news page in `lang` whose paragraphs are `paras`, with a menu, a related-links
+    /// aside and a footer.
+    fn short_page(lang: &str, paras: &[&str], menu: &[&str]) -> String {
+        let links: String = menu
+            .iter()
+            .enumerate()
+            .map(|(i, m)| format!("<li><a href=/{i}>{m}</a></li>"))
+            .collect();
+        let body: String = paras.iter().map(|p| format!("<p>{p}</p>")).collect();
+        format!(
+            "<html lang={lang}><head><title>{}</title></head><body>\
+             <header><nav><ul>{links}</ul></nav></header>\
+             <div class=main><article>{body}</article>\
+             <aside class=related><h3>{}</h3><ul>{links}</ul></aside></div>\
+             <footer><p>2024 News</p></footer></body></html>",
+            menu[0], menu[0]
+        )
+    }
+
+    #[test]
+    fn a_short_cjk_article_is_complete_not_a_failed_extraction() {
+        // 200 characters of Japanese say what about 600 of English do: no lax retry, so the
+        // related-links aside stays out (it did when the retry took the longer text).
+        let paras = [
+            "東京都は二十七日、来年度から都内の公立小中学校で給食費を完全に無償化する方針を明らかにした。対象となる児童と生徒は約六十万人にのぼる見通しだ。",
+            "知事は記者会見で「子育て世帯の負担を軽減し、安心して子どもを育てられる環境を整えたい」と述べた。必要な予算は年間およそ二百億円と見込まれている。",
+            "一方で、財源の確保については議会から慎重な意見も出ており、今後の審議の行方が注目される。",
+        ];
+        let html = short_page("ja", &paras, &["ホーム", "ニュース", "経済", "スポーツ"]);
+        assert!(paras.concat().chars().count() < RETRY_BELOW_CHARS);
+        let e = run(&html, &ExtractOptions::default());
+        assert_eq!(e.text, paras.join("\n"));
+        assert_eq!(latin_equivalent_chars("abc, d"), 6);
+        assert_eq!(
+            latin_equivalent_chars("東京です한국"),
+            3 + 3 + 2 + 2 + 2 + 2
+        );
+    }
+
+    #[test]
+    fn a_short_closing_paragraph_beside_the_article_counts_in_any_script() {
+        let long = "国家统计局发布了最新的经济数据，显示今年前三个季度国内生产总值同比增长百分之五点二，高于市场此前的普遍预期，消费需求持续恢复。";
+        let html = format!(
+            "<html><body><div id=page><div class=story><p>{long}</p><p>{long}</p><p>{long}</p></div>\
+             <p>记者：王明。</p><p>相关链接</p></div></body></html>"
+        );
+        let e = run(&html, &ExtractOptions::default());
+        assert!(e.text.ends_with("记者：王明。"), "{}", e.text);
+        assert!(!e.text.contains("相关链接"), "{}", e.text);
     }
 
     #[test]
