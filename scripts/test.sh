@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
+# A one-off build gains nothing from incremental caches; they only take disk (CI ran out once).
+export CARGO_INCREMENTAL=0
 echo "== nasm, so the vendored libjpeg-turbo (mdf-image) is built with its SIMD code (Debian package)"
 if ! command -v nasm >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nasm >/dev/null \
