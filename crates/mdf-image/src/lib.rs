@@ -9,6 +9,7 @@
 pub mod analysis;
 mod column;
 pub mod decode;
+mod grey_shuffle;
 pub mod hashes;
 pub mod header;
 mod image_decontamination_filter;

@@ -12,8 +12,9 @@
 //! (corrupt but recoverable data) are ignored as Pillow ignores them, except premature end of
 //! data: Pillow refuses a truncated JPEG ("image file is truncated"), and so do we.
 //!
-//! This is the crate's only `unsafe` code: FFI calls into libjpeg with a struct that lives in a
-//! `Box` (libjpeg keeps pointers into it) and output rows that point into one `Vec`.
+//! This is the crate's only FFI code (its other `unsafe` code is SIMD: `grey_shuffle`'s
+//! intrinsics and `simd`'s target-feature calls): calls into libjpeg with a struct that lives in
+//! a `Box` (libjpeg keeps pointers into it) and output rows that point into one `Vec`.
 #![allow(unsafe_code)]
 
 use std::os::raw::{c_int, c_ulong};

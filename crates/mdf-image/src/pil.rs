@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::f64::consts::PI;
 use std::rc::Rc;
 
+use crate::grey_shuffle::ShufflePlan;
 use crate::simd::avx2_dispatch;
 
 /// Resampling filters of Pillow, with their support.
@@ -101,7 +102,7 @@ avx2_dispatch! {
     }
 }
 
-const PRECISION_BITS: u32 = 32 - 8 - 2;
+pub(crate) const PRECISION_BITS: u32 = 32 - 8 - 2;
 
 /// Fixed-point coefficients of one axis: for each output pixel, the first input pixel and the
 /// weights (`ksize` per output pixel, zero-padded).
@@ -114,6 +115,8 @@ struct Coeffs {
     /// (empty when the input is shorter than `ksize` or the kernel has no fixed-window pass).
     padded_starts: Vec<usize>,
     padded: Vec<i32>,
+    /// The vectorised form of the fixed-window pass for grey rows, where the windows fit it.
+    shuffle: Option<ShufflePlan>,
 }
 
 /// Lanczos coefficient tables per (input size, output size), kept per thread up to this many
@@ -138,7 +141,8 @@ fn coeffs(in_size: usize, out_size: usize, filter: Filter) -> Rc<Coeffs> {
         return c;
     }
     let c = Rc::new(precompute_coeffs(in_size, out_size, filter));
-    let bytes = 4 * (c.weights.len() + c.padded.len());
+    let bytes =
+        4 * (c.weights.len() + c.padded.len()) + c.shuffle.as_ref().map_or(0, |p| p.bytes());
     COEFFS.with(|m| {
         let (map, held) = &mut *m.borrow_mut();
         if *held + bytes > COEFF_CACHE_BYTES {
@@ -186,12 +190,18 @@ fn precompute_coeffs(in_size: usize, out_size: usize, filter: Filter) -> Coeffs 
         bounds.push((xmin, taps));
     }
     let (padded_starts, padded) = pad_windows(in_size, ksize, &bounds, &weights);
+    let shuffle = if padded.is_empty() {
+        None
+    } else {
+        ShufflePlan::new(in_size, ksize, &padded_starts, &padded)
+    };
     Coeffs {
         ksize,
         bounds,
         weights,
         padded_starts,
         padded,
+        shuffle,
     }
 }
 
@@ -335,11 +345,16 @@ const FIXED_KSIZES: [usize; 3] = [3, 5, 7];
 
 /// Resamples each of `rows` rows of width `w` to the coefficients' output width.
 fn horizontal_pass<const C: usize>(src: &[u8], w: usize, rows: usize, horiz: &Coeffs) -> Vec<u8> {
-    let mut out = vec![0u8; rows * horiz.bounds.len() * C];
+    let out_w = horiz.bounds.len();
+    let mut out = vec![0u8; rows * out_w * C];
+    let done = match &horiz.shuffle {
+        Some(plan) if C == 1 => plan.run(src, w, &mut out, out_w),
+        _ => 0,
+    };
     match (!horiz.padded.is_empty(), horiz.ksize) {
-        (true, 3) => horizontal_rows_fixed::<C, 3>(src, w, horiz, &mut out),
-        (true, 5) => horizontal_rows_fixed::<C, 5>(src, w, horiz, &mut out),
-        (true, 7) => horizontal_rows_fixed::<C, 7>(src, w, horiz, &mut out),
+        (true, 3) => horizontal_rows_fixed::<C, 3>(src, w, horiz, done, &mut out),
+        (true, 5) => horizontal_rows_fixed::<C, 5>(src, w, horiz, done, &mut out),
+        (true, 7) => horizontal_rows_fixed::<C, 7>(src, w, horiz, done, &mut out),
         _ => horizontal_rows::<C>(src, w, horiz, &mut out),
     }
     out
@@ -406,11 +421,13 @@ avx2_dispatch! {
     /// The horizontal pass with every output reading exactly `K` = `ksize` input pixels (the
     /// weights zero-padded, the window moved left at the right edge): fixed trip counts that
     /// the compiler unrolls, for short kernels, where the loop overhead of [`horizontal_rows`]
-    /// costs more than the multiplies.
+    /// costs more than the multiplies. The first `done` outputs of each row are already written
+    /// (by the [`ShufflePlan`]).
     fn horizontal_rows_fixed<const C: usize, const K: usize>(
         src: &[u8],
         w: usize,
         horiz: &Coeffs,
+        done: usize,
         out: &mut [u8],
     ) {
         let half: i32 = 1 << (PRECISION_BITS - 1);
@@ -421,6 +438,7 @@ avx2_dispatch! {
                 .iter()
                 .zip(horiz.padded.chunks_exact(K))
                 .zip(dst.chunks_exact_mut(C))
+                .skip(done)
             {
                 let px = &line[start * C..(start + K) * C];
                 let mut acc = [half; C];
@@ -576,6 +594,9 @@ mod tests {
         let cases = [
             (1280, 512, Filter::Box),
             (1000, 512, Filter::Box),
+            (640, 512, Filter::Box),
+            (1801, 512, Filter::Box),
+            (2500, 512, Filter::Box),
             (97, 40, Filter::Bilinear),
             (61, 60, Filter::Bilinear),
             (50, 31, Filter::Bicubic),
@@ -587,6 +608,16 @@ mod tests {
         for (w, out_w, f) in cases {
             let c = precompute_coeffs(w, out_w, f);
             sizes.insert(c.ksize);
+            // The analysis downscale of images up to ~1800 px is served (almost) entirely by
+            // the shuffle form, whose output the comparison below checks; wider boxes are not.
+            if f == Filter::Box {
+                let served = c.shuffle.as_ref().map_or(0, ShufflePlan::outputs);
+                assert_eq!(
+                    served >= out_w - 16,
+                    w <= 1801,
+                    "w={w}: {served} of {out_w}"
+                );
+            }
             if !c.padded.is_empty() {
                 fixed_sizes.insert(c.ksize);
             }
