@@ -3,6 +3,7 @@
 //! threads and keeps the run directory ([`rundir`]) that makes runs resumable. The Ray runner
 //! (Python) drives the same [`runner`] and [`task`] functions through `mega_data_factory._native`.
 
+pub mod allocator;
 pub mod global;
 pub mod local;
 pub mod plan;

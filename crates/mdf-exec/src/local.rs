@@ -55,6 +55,7 @@ pub fn run_local(plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
              runner is a Python driver), or set executor.type: local",
         ));
     }
+    crate::allocator::tune_for_batches();
     let PreparedRun {
         run_dir,
         work,

@@ -252,6 +252,7 @@ impl ShardRunner {
         remote_stages: Vec<String>,
         remote: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
+        mdf_exec::allocator::tune_for_batches();
         let registry = crate::registry_with(py_ops)?;
         let (plan, run_dir) = py
             .detach(|| plan_of(&run_dir, &registry))
@@ -352,6 +353,7 @@ impl StageWorker {
         stage: String,
         py_ops: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        mdf_exec::allocator::tune_for_batches();
         let registry = crate::registry_with(py_ops)?;
         let (plan, _) = py
             .detach(|| plan_of(&run_dir, &registry))
