@@ -28,7 +28,7 @@ use crate::decode::decode;
 use crate::hashes::{hash, Bits, HashKind};
 use crate::header::{read_header, Header};
 use crate::pil::rgb_to_l;
-use crate::quality::{measure, Quality};
+use crate::quality::{measure_with_colour, rgb_to_l_and_opponent_sums, OpponentSums, Quality};
 
 /// Cached analyses per worker thread before the cache is cleared.
 pub const CACHE_ENTRIES: usize = 16_384;
@@ -153,12 +153,17 @@ fn compute(
     wanted: &BTreeSet<Need>,
 ) -> Result<Products, String> {
     let pixels = decode(bytes, header, max_pixels)?;
-    let l = if pixels.channels == 3 {
-        let mut l = Vec::with_capacity(pixels.width * pixels.height);
-        rgb_to_l(&pixels.data, &mut l);
-        l
-    } else {
-        pixels.data.clone()
+    let mut l = Vec::with_capacity(pixels.width * pixels.height);
+    let colour = match pixels.channels {
+        3 if wanted.contains(&Need::Quality) => rgb_to_l_and_opponent_sums(&pixels.data, &mut l),
+        3 => {
+            rgb_to_l(&pixels.data, &mut l);
+            OpponentSums::default()
+        }
+        _ => {
+            l.clone_from(&pixels.data);
+            OpponentSums::default()
+        }
     };
     let mut products = Products {
         computed: wanted.clone(),
@@ -171,7 +176,13 @@ fn compute(
                 products.hashes.push((*need, bits));
             }
             Need::Quality => {
-                products.quality = Some(measure(header, bytes.len(), &pixels, &l));
+                products.quality = Some(measure_with_colour(
+                    header,
+                    bytes.len(),
+                    &pixels,
+                    &l,
+                    &colour,
+                ));
             }
         }
     }

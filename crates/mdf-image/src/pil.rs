@@ -92,12 +92,17 @@ pub fn rgb_to_l(rgb: &[u8], out: &mut Vec<u8>) {
     rgb_to_l_into(rgb, out);
 }
 
+/// Pillow's `L` of one RGB pixel (ITU-R 601-2 luma in its 16-bit fixed point).
+#[inline(always)]
+pub(crate) fn luma(p: &[u8]) -> u8 {
+    ((u32::from(p[0]) * 19595 + u32::from(p[1]) * 38470 + u32::from(p[2]) * 7471 + 0x8000) >> 16)
+        as u8
+}
+
 avx2_dispatch! {
     fn rgb_to_l_into(rgb: &[u8], out: &mut [u8]) {
         for (d, p) in out.iter_mut().zip(rgb.chunks_exact(3)) {
-            *d = ((u32::from(p[0]) * 19595 + u32::from(p[1]) * 38470 + u32::from(p[2]) * 7471
-                + 0x8000)
-                >> 16) as u8;
+            *d = luma(p);
         }
     }
 }
