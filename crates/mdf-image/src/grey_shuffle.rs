@@ -82,18 +82,21 @@ impl ShufflePlan {
     /// Writes the first [`Self::outputs`] outputs of each row of `src` (rows of `w` bytes)
     /// into the rows of `out` (rows of `out_w` bytes); returns how many per row it wrote (0
     /// without AVX2 or when the rows do not match the plan).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     pub(crate) fn run(&self, src: &[u8], w: usize, out: &mut [u8], out_w: usize) -> usize {
-        let fits = self.bases.last().is_some_and(|&b| b + 16 <= w) && self.outputs() <= out_w;
         #[cfg(target_arch = "x86_64")]
-        if fits && crate::simd::use_avx2() {
-            for (line, dst) in src.chunks_exact(w).zip(out.chunks_exact_mut(out_w)) {
-                // SAFETY: the CPU has AVX2; every group's 16-byte load starts at a base with
-                // base + 16 <= w = line.len(), and the stores cover outputs() <= dst.len().
-                unsafe { self.row_avx2(line, dst) };
+        {
+            let fits = self.bases.last().is_some_and(|&b| b + 16 <= w) && self.outputs() <= out_w;
+            if fits && crate::simd::use_avx2() {
+                for (line, dst) in src.chunks_exact(w).zip(out.chunks_exact_mut(out_w)) {
+                    // SAFETY: the CPU has AVX2; every group's 16-byte load starts at a base
+                    // with base + 16 <= w = line.len(), and the stores cover outputs() <=
+                    // dst.len().
+                    unsafe { self.row_avx2(line, dst) };
+                }
+                return self.outputs();
             }
-            return self.outputs();
         }
-        let _ = fits;
         0
     }
 
