@@ -22,6 +22,8 @@ mod image_records;
 mod image_technical_quality_refiner;
 mod image_visual_degradations_refiner;
 #[cfg(feature = "libjpeg")]
+mod jpeg_entropy;
+#[cfg(feature = "libjpeg")]
 mod libjpeg;
 pub mod model_input;
 pub mod near_dup;

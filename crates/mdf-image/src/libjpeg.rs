@@ -27,6 +27,7 @@ use mozjpeg_sys::{
 };
 
 use crate::decode::Pixels;
+use crate::jpeg_entropy::{Declined, FastEntropy};
 
 /// libjpeg's `JWRN_JPEG_EOF` ("Premature end of JPEG file").
 const WARNING_PREMATURE_EOF: c_int = mozjpeg_sys::JWRN_JPEG_EOF as c_int;
@@ -86,24 +87,50 @@ unsafe extern "C-unwind" fn output_message(_cinfo: &mut jpeg_common_struct) {}
 /// bounded by the image size). The error text starts with a reason code (`too_many_pixels`,
 /// `undecodable`).
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Pixels, String> {
+    match attempt(bytes, max_pixels, true) {
+        Ok(result) => result,
+        // The scan was not one the fast entropy decoder handles cleanly: libjpeg's own decoder
+        // decides what to make of it.
+        Err(Declined) => attempt(bytes, max_pixels, false)
+            .unwrap_or_else(|Declined| Err("undecodable: JPEG libjpeg failed".into())),
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// (scans the fast entropy decoder finished, scans it declined) on this thread.
+    pub(crate) static FAST_SCANS: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// One decode, with the fast entropy decoder where the scan allows it (`fast`).
+pub(crate) fn attempt(
+    bytes: &[u8],
+    max_pixels: u64,
+    fast: bool,
+) -> Result<Result<Pixels, String>, Declined> {
     // SAFETY: all-zero is a valid "not yet created" state for these C structs (null pointers,
     // None callbacks, zero numbers); jpeg_create_decompress initialises them.
     let mut d: Box<Decompressor> = Box::new(unsafe { std::mem::zeroed() });
-    let outcome = catch_unwind(AssertUnwindSafe(|| run(&mut d, bytes, max_pixels)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| run(&mut d, bytes, max_pixels, fast)));
     drop(d);
     match outcome {
-        Ok(result) => result,
+        Ok(result) => Ok(result),
+        Err(payload) if payload.is::<Declined>() => {
+            #[cfg(test)]
+            FAST_SCANS.with(|c| c.set((c.get().0, c.get().1 + 1)));
+            Err(Declined)
+        }
         Err(payload) => {
             let text = match payload.downcast::<LibjpegError>() {
                 Ok(e) => e.0,
                 Err(_) => "libjpeg failed".into(),
             };
-            Err(format!("undecodable: JPEG {text}"))
+            Ok(Err(format!("undecodable: JPEG {text}")))
         }
     }
 }
 
-fn run(d: &mut Decompressor, bytes: &[u8], max_pixels: u64) -> Result<Pixels, String> {
+fn run(d: &mut Decompressor, bytes: &[u8], max_pixels: u64, fast: bool) -> Result<Pixels, String> {
     let len = c_ulong::try_from(bytes.len()).map_err(|_| "undecodable: JPEG too large")?;
     // SAFETY: `d` is boxed (stable address) and outlives every call; `bytes` outlives the
     // decompression (the source is only read before `run` returns); each output row pointer
@@ -138,6 +165,15 @@ fn run(d: &mut Decompressor, bytes: &[u8], max_pixels: u64) -> Result<Pixels, St
         d.cinfo.dct_method = J_DCT_METHOD::JDCT_ISLOW;
         d.cinfo.do_fancy_upsampling = 1;
         jpeg_start_decompress(&mut d.cinfo);
+        // Lives (unmoved) until the decompression is finished: libjpeg calls into it.
+        let mut entropy = if fast {
+            FastEntropy::for_scan(&mut d.cinfo, bytes)
+        } else {
+            None
+        };
+        if let Some(e) = entropy.as_mut() {
+            e.install(&mut d.cinfo);
+        }
 
         let width = d.cinfo.output_width as usize;
         let height = d.cinfo.output_height as usize;
@@ -159,6 +195,11 @@ fn run(d: &mut Decompressor, bytes: &[u8], max_pixels: u64) -> Result<Pixels, St
         }
         data.set_len(stride * height);
         jpeg_finish_decompress(&mut d.cinfo);
+        #[cfg(test)]
+        if entropy.is_some() {
+            FAST_SCANS.with(|c| c.set((c.get().0 + 1, c.get().1)));
+        }
+        drop(entropy);
 
         let (channels, data) = if cmyk {
             (3, cmyk_to_rgb(&data))
