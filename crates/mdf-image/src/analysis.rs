@@ -70,6 +70,9 @@ struct Stage {
 
 thread_local! {
     static STAGE: RefCell<Stage> = RefCell::new(Stage::default());
+    /// The grey image of the image being analysed, reused across images: a fresh one is zeroed
+    /// (its pages faulted in) for every image before the luma pass overwrites it.
+    static LUMA: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// One operator's view of the shared decoder.
@@ -153,7 +156,7 @@ fn compute(
     wanted: &BTreeSet<Need>,
 ) -> Result<Products, String> {
     let pixels = decode(bytes, header, max_pixels)?;
-    let mut l = Vec::with_capacity(pixels.width * pixels.height);
+    let mut l = LUMA.with(|l| std::mem::take(&mut *l.borrow_mut()));
     let colour = match pixels.channels {
         3 if wanted.contains(&Need::Quality) => rgb_to_l_and_opponent_sums(&pixels.data, &mut l),
         3 => {
@@ -186,6 +189,7 @@ fn compute(
             }
         }
     }
+    LUMA.with(|buffer| *buffer.borrow_mut() = l);
     Ok(products)
 }
 

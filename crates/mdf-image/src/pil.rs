@@ -85,9 +85,9 @@ fn sinc(x: f64) -> f64 {
     }
 }
 
-/// Pillow's `rgb2l`: interleaved RGB → luma.
+/// Pillow's `rgb2l`: interleaved RGB → luma. Every byte of `out` is written, so a buffer reused
+/// across images is only resized, not zeroed again.
 pub fn rgb_to_l(rgb: &[u8], out: &mut Vec<u8>) {
-    out.clear();
     out.resize(rgb.len() / 3, 0);
     rgb_to_l_into(rgb, out);
 }

@@ -351,9 +351,9 @@ avx2_dispatch! {
 }
 
 /// The grey image (Pillow `L`, as [`crate::pil::rgb_to_l`]) of interleaved RGB into `luma`, and
-/// the opponent sums [`measure_with_colour`] takes, in one pass over the pixels.
+/// the opponent sums [`measure_with_colour`] takes, in one pass over the pixels. Every byte of
+/// `luma` is written, so a buffer reused across images is only resized, not zeroed again.
 pub fn rgb_to_l_and_opponent_sums(rgb: &[u8], luma: &mut Vec<u8>) -> OpponentSums {
-    luma.clear();
     luma.resize(rgb.len() / 3, 0);
     luma_and_opponent_sums(rgb, luma)
 }
@@ -637,6 +637,14 @@ mod tests {
 
     #[test]
     fn rgb_histograms_equal_per_channel_counts() {
+        // A flat image: every pixel in one (R, G) counter.
+        let flat = vec![77u8; 3 * 400 * 500];
+        assert_eq!(
+            rgb_histograms(&flat),
+            channel_histograms::<3>(&flat),
+            "flat"
+        );
+        assert_eq!(rgb_histograms(&flat)[0][77], 200_000, "flat");
         for (w, h, noise) in [(1, 1, 0.0), (3, 5, 9.0), (203, 97, 6.0), (640, 480, 40.0)] {
             let img = testimg::add_noise(&testimg::photo(w, h, 5), noise, 1);
             let rgb = img.as_raw();
@@ -653,13 +661,17 @@ mod tests {
 
     #[test]
     fn the_fused_luma_pass_equals_luma_and_opponent_sums_apart() {
-        // 203 × 97 spans three blocks of partial sums, the last one short.
-        for (w, h) in [(1, 1), (7, 3), (203, 97)] {
+        // 203 × 97 spans three blocks of partial sums, the last one short. The buffers are
+        // reused from image to image, as the analyser reuses its own: leftovers of a larger
+        // or smaller earlier image must not show.
+        let (mut fused_l, mut l) = (vec![0xA5; 99_999], vec![0x5A; 3]);
+        for (w, h) in [(1, 1), (203, 97), (7, 3), (203, 97)] {
             let img = testimg::add_noise(&testimg::photo(w, h, 9), 20.0, 2);
-            let (mut fused_l, mut l) = (Vec::new(), Vec::new());
             let sums = rgb_to_l_and_opponent_sums(img.as_raw(), &mut fused_l);
             rgb_to_l(img.as_raw(), &mut l);
             assert_eq!(fused_l, l, "{w}x{h}");
+            let by_pixel: Vec<u8> = img.as_raw().chunks_exact(3).map(crate::pil::luma).collect();
+            assert_eq!(l, by_pixel, "{w}x{h}");
             assert_eq!(sums, opponent_sums(img.as_raw()), "{w}x{h}");
             assert_ne!(sums, OpponentSums::default(), "{w}x{h}");
         }
