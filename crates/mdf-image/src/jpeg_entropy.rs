@@ -170,6 +170,11 @@ impl Table {
         let (mut code, mut p) = (0i32, 0usize);
         for len in 1..=16u32 {
             let n = usize::from(t.bits[len as usize]);
+            // A code space overrun (or an all-ones code) is a bad table; libjpeg refuses it
+            // before we get here.
+            if code + n as i32 >= 1 << len {
+                return None;
+            }
             if n > 0 {
                 table.valoffset[len as usize] = p as i32 - code;
                 for _ in 0..n {
@@ -181,10 +186,6 @@ impl Table {
                     p += 1;
                 }
                 table.maxcode[len as usize] = code - 1;
-            }
-            // A code space overrun is a bad table; libjpeg refuses it before we get here.
-            if code >= 1 << len {
-                return None;
             }
             code <<= 1;
         }
@@ -506,7 +507,8 @@ impl FastEntropy {
             .zip(&tail.MCU_membership)
             .take(tail.blocks_in_MCU as usize)
         {
-            let comp = &**tail.cur_comp_info.get(usize::try_from(ci).ok()?)?;
+            let in_scan = &tail.cur_comp_info[..tail.comps_in_scan as usize];
+            let comp = &**in_scan.get(usize::try_from(ci).ok()?)?;
             let d = usize::try_from(comp.dc_tbl_no).ok().filter(|&d| d < 4)?;
             let a = usize::try_from(comp.ac_tbl_no).ok().filter(|&a| a < 4)?;
             if dc[d].is_none() {
@@ -767,6 +769,13 @@ mod tests {
         // Entries past the defined symbols are not part of the table.
         a.huffval[7] = 9;
         assert!(Rc::ptr_eq(&ta, &table(&a, true).unwrap()));
+        // Tables libjpeg refuses (more codes than the length allows; an all-ones code) are
+        // refused, not built.
+        for bits_1 in [3, 2] {
+            let mut bad = mozjpeg_sys::JHUFF_TBL::default();
+            bad.bits[1] = bits_1;
+            assert!(table(&bad, true).is_none(), "{bits_1} one-bit codes");
+        }
     }
 
     #[test]
