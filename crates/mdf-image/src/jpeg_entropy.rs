@@ -22,11 +22,9 @@
 //! the binding's public fields and size.
 #![allow(unsafe_code)]
 
-use std::cell::RefCell;
 use std::mem::{offset_of, size_of};
 use std::os::raw::{c_int, c_uint, c_void};
 use std::panic::resume_unwind;
-use std::rc::Rc;
 
 use mozjpeg_sys::{
     boolean, jpeg_component_info, jpeg_decompress_struct, jpeg_marker_struct, JBLOCKROW,
@@ -425,48 +423,10 @@ pub(crate) struct FastEntropy {
     reader: Reader,
     end: DataEnd,
     predictors: [i32; 4],
-    /// Per block of an MCU (the first `blocks_in_mcu`): DC table, AC table, component of the
-    /// scan.
-    blocks: [(usize, usize, usize); 10],
-    blocks_in_mcu: usize,
-    dc: TablesByNumber,
-    ac: TablesByNumber,
-}
-
-/// Decoding tables by table number (0–3).
-type TablesByNumber = [Option<Rc<Table>>; 4];
-
-/// Tables kept per thread, by content: most JPEGs carry the standard tables, or the few sets
-/// that common encoders write, so building them (and allocating them, which fragmented the heap
-/// between the images' pixel buffers) is skipped for nearly every image.
-const TABLE_CACHE: usize = 8;
-
-type CachedTable = (bool, [u8; 17], Vec<u8>, Rc<Table>);
-
-thread_local! {
-    static TABLES: RefCell<Vec<CachedTable>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The decoding table of `t`, from the cache when an equal one was built before.
-fn table(t: &JHUFF_TBL, ac: bool) -> Option<Rc<Table>> {
-    // Only the first Σ bits symbols are defined (libjpeg leaves the rest unset).
-    let symbols = t.bits[1..].iter().map(|&n| usize::from(n)).sum::<usize>();
-    let values = t.huffval.get(..symbols)?;
-    TABLES.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let hit = cache
-            .iter()
-            .find(|(is_ac, bits, vals, _)| *is_ac == ac && *bits == t.bits && vals == values);
-        if let Some((.., table)) = hit {
-            return Some(Rc::clone(table));
-        }
-        let table = Rc::new(Table::new(t, ac)?);
-        if cache.len() >= TABLE_CACHE {
-            cache.remove(0);
-        }
-        cache.push((ac, t.bits, values.to_vec(), Rc::clone(&table)));
-        Some(table)
-    })
+    /// Per block of an MCU: DC table, AC table, component of the scan.
+    blocks: Vec<(usize, usize, usize)>,
+    dc: Vec<Table>,
+    ac: Vec<Table>,
 }
 
 impl FastEntropy {
@@ -500,24 +460,24 @@ impl FastEntropy {
         if pos + src.bytes_in_buffer != data.len() {
             return None;
         }
-        let (mut dc, mut ac): (TablesByNumber, TablesByNumber) = Default::default();
-        let mut blocks = [(0, 0, 0); 10];
-        for (block, &ci) in blocks
-            .iter_mut()
-            .zip(&tail.MCU_membership)
-            .take(tail.blocks_in_MCU as usize)
-        {
+        let mut dc_index = [usize::MAX; 4];
+        let mut ac_index = [usize::MAX; 4];
+        let (mut dc, mut ac) = (Vec::new(), Vec::new());
+        let mut blocks = Vec::with_capacity(tail.blocks_in_MCU as usize);
+        for &ci in &tail.MCU_membership[..tail.blocks_in_MCU as usize] {
             let in_scan = &tail.cur_comp_info[..tail.comps_in_scan as usize];
             let comp = &**in_scan.get(usize::try_from(ci).ok()?)?;
             let d = usize::try_from(comp.dc_tbl_no).ok().filter(|&d| d < 4)?;
             let a = usize::try_from(comp.ac_tbl_no).ok().filter(|&a| a < 4)?;
-            if dc[d].is_none() {
-                dc[d] = Some(table(tail.dc_huff_tbl_ptrs[d].as_ref()?, false)?);
+            if dc_index[d] == usize::MAX {
+                dc_index[d] = dc.len();
+                dc.push(Table::new(tail.dc_huff_tbl_ptrs[d].as_ref()?, false)?);
             }
-            if ac[a].is_none() {
-                ac[a] = Some(table(tail.ac_huff_tbl_ptrs[a].as_ref()?, true)?);
+            if ac_index[a] == usize::MAX {
+                ac_index[a] = ac.len();
+                ac.push(Table::new(tail.ac_huff_tbl_ptrs[a].as_ref()?, true)?);
             }
-            *block = (d, a, ci as usize);
+            blocks.push((dc_index[d], ac_index[a], ci as usize));
         }
         Some(FastEntropy {
             data: data.as_ptr(),
@@ -533,7 +493,6 @@ impl FastEntropy {
             },
             predictors: [0; 4],
             blocks,
-            blocks_in_mcu: tail.blocks_in_MCU as usize,
             dc,
             ac,
         })
@@ -563,19 +522,15 @@ unsafe extern "C-unwind" fn decode_mcu(
     // SAFETY: `data`/`len` are the slice being decoded, which outlives the scan.
     let data = std::slice::from_raw_parts(state.data, state.len);
     let (mut reader, mut end) = (state.reader, state.end);
-    let blocks = &state.blocks[..state.blocks_in_mcu];
-    for (blkn, &(d, a, ci)) in blocks.iter().enumerate() {
+    for (blkn, &(d, a, ci)) in state.blocks.iter().enumerate() {
         let mut scratch = [0i16; 64];
         let block = if mcu.is_null() {
             &mut scratch
         } else {
             &mut *(*mcu.add(blkn))
         };
-        // Set for every table number a block uses (`for_scan`).
-        let (Some(dc), Some(ac)) = (&state.dc[d], &state.ac[a]) else {
-            decline()
-        };
-        reader.block(data, &mut end, (dc, ac), &mut state.predictors[ci], block);
+        let tables = (&state.dc[d], &state.ac[a]);
+        reader.block(data, &mut end, tables, &mut state.predictors[ci], block);
     }
     (state.reader, state.end) = (reader, end);
     if end.padding > reader.nbits {
@@ -751,31 +706,24 @@ mod tests {
     }
 
     #[test]
-    fn cached_tables_are_told_apart_by_their_defined_symbols() {
-        use super::{table, Rc};
-        let mut a = mozjpeg_sys::JHUFF_TBL::default();
-        a.bits[2] = 2;
-        a.huffval[..2].copy_from_slice(&[0x01, 0x00]);
-        let mut b = mozjpeg_sys::JHUFF_TBL::default();
-        b.bits[2] = 2;
-        b.huffval[..2].copy_from_slice(&[0x00, 0x01]);
-        let (ta, tb) = (table(&a, true).unwrap(), table(&b, true).unwrap());
-        assert!(!Rc::ptr_eq(&ta, &tb));
-        assert_ne!(ta.symbol[0], tb.symbol[0]);
-        assert!(
-            !Rc::ptr_eq(&ta, &table(&a, false).unwrap()),
-            "DC and AC apart"
-        );
-        // Entries past the defined symbols are not part of the table.
-        a.huffval[7] = 9;
-        assert!(Rc::ptr_eq(&ta, &table(&a, true).unwrap()));
-        // Tables libjpeg refuses (more codes than the length allows; an all-ones code) are
-        // refused, not built.
+    fn tables_libjpeg_refuses_are_refused() {
+        // More one-bit codes than one bit allows; an all-ones code.
         for bits_1 in [3, 2] {
             let mut bad = mozjpeg_sys::JHUFF_TBL::default();
             bad.bits[1] = bits_1;
-            assert!(table(&bad, true).is_none(), "{bits_1} one-bit codes");
+            assert!(
+                super::Table::new(&bad, true).is_none(),
+                "{bits_1} one-bit codes"
+            );
         }
+        let mut good = mozjpeg_sys::JHUFF_TBL::default();
+        good.bits[2] = 2;
+        good.huffval[..2].copy_from_slice(&[0x01, 0x00]);
+        let table = super::Table::new(&good, true).unwrap();
+        // '00' is symbol 0x01 (run 0, size 1): code and extra bit in the lookup's top 3 bits.
+        assert_eq!(table.symbol[0], 2 << 8 | 0x01);
+        assert_eq!(table.coefficient[0], -1 << 16 | 3);
+        assert_eq!(table.symbol[1 << (super::FAST_BITS - 2)], 2 << 8);
     }
 
     #[test]
