@@ -177,6 +177,10 @@ impl Table {
                 table.valoffset[len as usize] = p as i32 - code;
                 for _ in 0..n {
                     let symbol = *t.huffval.get(p)?;
+                    // A DC symbol is a size of at most 15 bits (libjpeg refuses others too).
+                    if !ac && symbol > 15 {
+                        return None;
+                    }
                     if len <= FAST_BITS {
                         table.fill(code as u32, len, symbol, ac);
                     }
@@ -304,8 +308,7 @@ impl Reader {
         self.refill(data, end);
         let size = u32::from(self.symbol(dc));
         if size > 0 {
-            // DC tables hold sizes up to 15 (libjpeg refuses others).
-            let size = size.min(15);
+            // At most 15: `Table::new` refuses DC tables with larger sizes.
             let v = self.take(size);
             *predictor = predictor.wrapping_add(extend(v, size));
         }
@@ -464,8 +467,8 @@ impl FastEntropy {
         let mut ac_index = [usize::MAX; 4];
         let (mut dc, mut ac) = (Vec::new(), Vec::new());
         let mut blocks = Vec::with_capacity(tail.blocks_in_MCU as usize);
+        let in_scan = &tail.cur_comp_info[..tail.comps_in_scan as usize];
         for &ci in &tail.MCU_membership[..tail.blocks_in_MCU as usize] {
-            let in_scan = &tail.cur_comp_info[..tail.comps_in_scan as usize];
             let comp = &**in_scan.get(usize::try_from(ci).ok()?)?;
             let d = usize::try_from(comp.dc_tbl_no).ok().filter(|&d| d < 4)?;
             let a = usize::try_from(comp.ac_tbl_no).ok().filter(|&a| a < 4)?;
@@ -716,6 +719,12 @@ mod tests {
                 "{bits_1} one-bit codes"
             );
         }
+        // A DC size over 15 bits.
+        let mut dc = mozjpeg_sys::JHUFF_TBL::default();
+        dc.bits[1] = 1;
+        dc.huffval[0] = 16;
+        assert!(super::Table::new(&dc, false).is_none());
+        assert!(super::Table::new(&dc, true).is_some(), "a valid AC symbol");
         let mut good = mozjpeg_sys::JHUFF_TBL::default();
         good.bits[2] = 2;
         good.huffval[..2].copy_from_slice(&[0x01, 0x00]);
