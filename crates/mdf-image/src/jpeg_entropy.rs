@@ -35,8 +35,12 @@ use mozjpeg_sys::{
 const FAST_BITS: u32 = 10;
 
 /// The run of an end-of-block entry in [`Table::coefficient`]: past any coefficient index, so
-/// the check for a run past the block's end catches it.
-const END_OF_BLOCK: u32 = 0x80;
+/// the check for a run past the block's end catches it, and beyond any index a run can reach
+/// (63 + 15 + 1), so an end of block is told from a run past the end.
+const END_OF_BLOCK: u32 = 96;
+
+/// Bit 7 of an entry's second run byte: the entry holds a second coefficient.
+const HAS_SECOND: u64 = 0x80;
 
 /// The unwinding payload that asks the caller to decode the image with libjpeg's decoder.
 pub(crate) struct Declined;
@@ -129,6 +133,20 @@ const NATURAL_ORDER: [u8; 64] = [
     52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
+/// [`NATURAL_ORDER`] over every index the two-coefficient step can reach (up to
+/// 63 + [`END_OF_BLOCK`] + 16): past the block, index 63. A coefficient that lands there is
+/// the end-of-block's zero, or one past the end (the block is declined), or the second of a
+/// pair whose first filled index 63, which the first then overwrites.
+const NATURAL_ORDER_PADDED: [u8; 256] = {
+    let mut padded = [63u8; 256];
+    let mut k = 0;
+    while k < 64 {
+        padded[k] = NATURAL_ORDER[k];
+        k += 1;
+    }
+    padded
+};
+
 /// `HUFF_EXTEND`: the signed value of `s` extra bits `v`.
 #[inline(always)]
 fn extend(v: u32, s: u32) -> i32 {
@@ -145,10 +163,14 @@ struct Table {
     /// Per [`FAST_BITS`]-bit prefix: `len << 8 | symbol` of the code it starts with, 0 when the
     /// code is longer.
     symbol: Box<[u16; 1 << FAST_BITS]>,
-    /// AC tables: per prefix, `value << 16 | run << 8 | code and extra bits` when both fit in
-    /// the prefix, else 0. The end of block is run [`END_OF_BLOCK`], 16 zeros run 15 and value
-    /// 0 (writing that zero is harmless: the block is zeroed).
-    coefficient: Box<[i32; 1 << FAST_BITS]>,
+    /// AC tables: per prefix, the coefficient its code and extra bits give when both fit in
+    /// the prefix, and the next one too when it fits in the bits left (0: the first does not
+    /// fit). Little-endian bytes: bits both take, bits the first takes, the first's run, the
+    /// second's run (bit 7, [`HAS_SECOND`]: there is a second); then the first's and the
+    /// second's value as `i16`. The end of block is run [`END_OF_BLOCK`], 16 zeros run 15 and
+    /// value 0 (writing that zero is harmless: the block is zeroed); nothing follows an end
+    /// of block.
+    coefficient: Box<[u64; 1 << FAST_BITS]>,
     /// Largest code of each length (−1: none), as libjpeg's `maxcode`.
     maxcode: [i32; 18],
     /// Symbol index minus first code, per length.
@@ -182,7 +204,7 @@ impl Table {
                         return None;
                     }
                     if len <= FAST_BITS {
-                        table.fill(code as u32, len, symbol, ac);
+                        table.fill(code as u32, len, symbol);
                     }
                     code += 1;
                     p += 1;
@@ -192,27 +214,58 @@ impl Table {
             code <<= 1;
         }
         table.maxcode[17] = i32::MAX;
+        if ac {
+            table.fill_coefficients();
+        }
         Some(table)
     }
 
-    fn fill(&mut self, code: u32, len: u32, symbol: u8, ac: bool) {
+    fn fill(&mut self, code: u32, len: u32, symbol: u8) {
         let spare = FAST_BITS - len;
         for low in 0..1u32 << spare {
-            let prefix = (code << spare | low) as usize;
-            self.symbol[prefix] = (len as u16) << 8 | u16::from(symbol);
-            let (run, size) = (u32::from(symbol >> 4), u32::from(symbol & 15));
-            if !ac {
+            self.symbol[(code << spare | low) as usize] = (len as u16) << 8 | u16::from(symbol);
+        }
+    }
+
+    /// The AC coefficient that `window` (a [`FAST_BITS`]-bit prefix, of which the top `avail`
+    /// bits are the data's) starts with, when its code and extra bits fit in those bits:
+    /// (bits taken, run, value).
+    fn coefficient_in(&self, window: u32, avail: u32) -> Option<(u32, u32, i32)> {
+        let entry = self.symbol[window as usize];
+        let (len, symbol) = (u32::from(entry >> 8), entry as u8);
+        let (run, size) = (u32::from(symbol >> 4), u32::from(symbol & 15));
+        if entry == 0 || len + size > avail {
+            return None;
+        }
+        Some(match (size, run) {
+            (0, 15) => (len, 15, 0),
+            // Any other size-0 symbol ends the block, as in libjpeg.
+            (0, _) => (len, END_OF_BLOCK, 0),
+            _ => {
+                let extra = (window >> (FAST_BITS - len - size)) & ((1 << size) - 1);
+                (len + size, run, extend(extra, size))
+            }
+        })
+    }
+
+    /// Fills [`Table::coefficient`] once [`Table::symbol`] is complete.
+    fn fill_coefficients(&mut self) {
+        let mask = (1u32 << FAST_BITS) - 1;
+        for prefix in 0..1u32 << FAST_BITS {
+            let Some((used, run, value)) = self.coefficient_in(prefix, FAST_BITS) else {
                 continue;
+            };
+            let mut entry = u64::from(used) | u64::from(used) << 8 | u64::from(run) << 16;
+            entry |= u64::from(value as u16) << 32;
+            if run != END_OF_BLOCK {
+                if let Some((used2, run2, value2)) =
+                    self.coefficient_in(prefix << used & mask, FAST_BITS - used)
+                {
+                    entry += u64::from(used2);
+                    entry |= (u64::from(run2) | HAS_SECOND) << 24 | u64::from(value2 as u16) << 48;
+                }
             }
-            if size > 0 && len + size <= FAST_BITS {
-                let extra = (low >> (spare - size)) & ((1 << size) - 1);
-                let value = extend(extra, size);
-                self.coefficient[prefix] = value << 16 | (run << 8 | (len + size)) as i32;
-            } else if symbol == 0 {
-                self.coefficient[prefix] = (END_OF_BLOCK << 8 | len) as i32;
-            } else if symbol == 0xF0 {
-                self.coefficient[prefix] = (15 << 8 | len) as i32;
-            }
+            self.coefficient[prefix as usize] = entry;
         }
     }
 }
@@ -318,18 +371,36 @@ impl Reader {
             self.refill(data, end);
             let entry = ac.coefficient[(self.bits >> (64 - FAST_BITS)) as usize];
             if entry != 0 {
-                let run = (entry >> 8 & 0xFF) as usize;
-                k += run;
-                if k > 63 {
-                    if run == END_OF_BLOCK as usize {
-                        self.consume((entry & 0xFF) as u32);
-                        break;
-                    }
-                    decline()
-                }
-                block[usize::from(NATURAL_ORDER[k])] = (entry >> 16) as i16;
+                // One or two coefficients, without a branch on which: an absent second is a
+                // zero written at the next index, and the checks wait for the block's end.
+                let (bits, nbits) = (self.bits, self.nbits);
+                let k1 = k + (entry >> 16 & 0xFF) as usize;
+                let second = (entry >> 24 & 0xFF) as usize;
+                let k2 = k1 + 1 + (second & 0x7F);
+                // The second first: where both land on index 63, the first must stay.
+                block[usize::from(NATURAL_ORDER_PADDED[k2 & 0xFF]) & 63] = (entry >> 48) as i16;
+                block[usize::from(NATURAL_ORDER_PADDED[k1 & 0xFF]) & 63] = (entry >> 32) as i16;
                 self.consume((entry & 0xFF) as u32);
-                k += 1;
+                k = k2 + (second >> 7);
+                if k > 63 {
+                    if k1 >= END_OF_BLOCK as usize {
+                        // An end of block (with nothing after it in the entry).
+                    } else if k1 > 63 {
+                        decline()
+                    } else if k1 == 63 {
+                        // The block is full: the second coefficient's bits are the next
+                        // block's, give them back.
+                        if second & 0x80 != 0 {
+                            let first = (entry >> 8 & 0xFF) as u32;
+                            (self.bits, self.nbits) = (bits << first, nbits - first);
+                            #[cfg(test)]
+                            GIVEN_BACK.with(|n| n.set(n.get() + 1));
+                        }
+                    } else if (64..END_OF_BLOCK as usize).contains(&k2) {
+                        decline()
+                    }
+                    break;
+                }
                 continue;
             }
             let symbol = self.symbol(ac);
@@ -349,6 +420,13 @@ impl Reader {
             k += 1;
         }
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Pairs whose second coefficient was given back (the first filled the block), on this
+    /// thread: tests check that they ran.
+    pub(crate) static GIVEN_BACK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Hands the image back to libjpeg's own decoder.
@@ -697,6 +775,7 @@ mod tests {
         for name in ["ycc420", "ycc422", "grey", "cmyk"] {
             cases.push((name.into(), testdata(&format!("{name}.jpg"))));
         }
+        let given_back = super::GIVEN_BACK.with(std::cell::Cell::get);
         for (what, jpeg) in &cases {
             let before = scans();
             assert_same_as_libjpeg(jpeg, what);
@@ -706,6 +785,8 @@ mod tests {
                 "{what}: the fast path ran"
             );
         }
+        // Blocks whose last coefficient came with the next block's first bits (noisy q100).
+        assert!(super::GIVEN_BACK.with(std::cell::Cell::get) > given_back);
     }
 
     #[test]
@@ -729,10 +810,25 @@ mod tests {
         good.bits[2] = 2;
         good.huffval[..2].copy_from_slice(&[0x01, 0x00]);
         let table = super::Table::new(&good, true).unwrap();
-        // '00' is symbol 0x01 (run 0, size 1): code and extra bit in the lookup's top 3 bits.
+        // '00' is symbol 0x01 (run 0, size 1), '01' the end of block (0x00).
         assert_eq!(table.symbol[0], 2 << 8 | 0x01);
-        assert_eq!(table.coefficient[0], -1 << 16 | 3);
         assert_eq!(table.symbol[1 << (super::FAST_BITS - 2)], 2 << 8);
+        // (bits both take, bits the first takes, first run, second run, values)
+        let fields = |prefix: usize| {
+            let e = table.coefficient[prefix];
+            let bytes = (e & 0xFF, e >> 8 & 0xFF, e >> 16 & 0xFF, e >> 24 & 0xFF);
+            (bytes, (e >> 32) as i16, (e >> 48) as i16)
+        };
+        let pair = super::HAS_SECOND;
+        let eob = u64::from(super::END_OF_BLOCK);
+        // 000 000 ...: −1 twice.
+        assert_eq!(fields(0), ((6, 3, 0, pair), -1, -1));
+        // 001 01 ...: +1 then the end of block.
+        assert_eq!(fields(0b0010100000), ((5, 3, 0, pair | eob), 1, 0));
+        // 01 ...: the end of block alone.
+        assert_eq!(fields(0b0100000000), ((2, 2, eob, 0), 0, 0));
+        // 001 1 ...: +1, then a code that does not start in the bits left.
+        assert_eq!(fields(0b0011111111), ((3, 3, 0, 0), 1, 0));
     }
 
     #[test]
