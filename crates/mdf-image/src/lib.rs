@@ -25,6 +25,8 @@ mod image_visual_degradations_refiner;
 mod jpeg_entropy;
 #[cfg(feature = "libjpeg")]
 mod libjpeg;
+#[cfg(target_arch = "x86_64")]
+mod luma_opponent_avx2;
 pub mod model_input;
 pub mod near_dup;
 pub mod pil;

@@ -332,11 +332,28 @@ avx2_dispatch! {
     }
 }
 
+/// Pillow's `L` of interleaved RGB into `luma` and the opponent sums, in one pass: the two
+/// share the loads and the de-interleaving. The AVX2 kernel takes all but the last few pixels
+/// where the CPU has it.
+fn luma_and_opponent_sums(rgb: &[u8], luma: &mut [u8]) -> OpponentSums {
+    #[cfg(target_arch = "x86_64")]
+    if let Some((done, [rg, yb2, rg_sq, yb2_sq])) =
+        crate::luma_opponent_avx2::luma_and_opponent_sums(rgb, luma)
+    {
+        let rest = luma_and_opponent_sums_scalar(&rgb[3 * done..], &mut luma[done..]);
+        return OpponentSums {
+            rg: rg + rest.rg,
+            yb2: yb2 + rest.yb2,
+            rg_sq: rg_sq + rest.rg_sq,
+            yb2_sq: yb2_sq + rest.yb2_sq,
+        };
+    }
+    luma_and_opponent_sums_scalar(rgb, luma)
+}
+
 avx2_dispatch! {
-    /// Pillow's `L` of interleaved RGB into `luma` and the opponent sums, in one pass: the two
-    /// share the loads and the de-interleaving, which made them a quarter cheaper than two
-    /// passes.
-    fn luma_and_opponent_sums(rgb: &[u8], luma: &mut [u8]) -> OpponentSums {
+    /// [`luma_and_opponent_sums`] a pixel at a time (the compiler vectorises it).
+    fn luma_and_opponent_sums_scalar(rgb: &[u8], luma: &mut [u8]) -> OpponentSums {
         let mut s = OpponentSums::default();
         for (block, l) in rgb.chunks(3 * OPPONENT_BLOCK).zip(luma.chunks_mut(OPPONENT_BLOCK)) {
             let mut partial = [0i32; 4];
@@ -674,6 +691,44 @@ mod tests {
             assert_eq!(l, by_pixel, "{w}x{h}");
             assert_eq!(sums, opponent_sums(img.as_raw()), "{w}x{h}");
             assert_ne!(sums, OpponentSums::default(), "{w}x{h}");
+        }
+    }
+
+    #[test]
+    fn the_luma_pass_is_exact_at_the_extremes_and_across_blocks() {
+        // Uniform bytes (every extreme of R − G and R + G − 2B), saturated pixels, and more
+        // pixels than two blocks of partial sums, ending off a whole step.
+        let mut rng = testimg::Rng::new(5);
+        let noise: Vec<u8> = (0..3 * (2 * 8192 + 16 * 7 + 5))
+            .map(|_| rng.next() as u8)
+            .collect();
+        let extremes: Vec<u8> = [[255, 255, 0], [0, 0, 255], [255, 0, 0], [0, 255, 255]]
+            .iter()
+            .cycle()
+            .take(9000)
+            .flatten()
+            .copied()
+            .collect();
+        for rgb in [noise, extremes, vec![255; 3 * 8192 * 3], vec![0; 3 * 33]] {
+            let mut l = Vec::new();
+            let sums = rgb_to_l_and_opponent_sums(&rgb, &mut l);
+            let by_pixel: Vec<u8> = rgb.chunks_exact(3).map(crate::pil::luma).collect();
+            assert!(l == by_pixel, "{} pixels", by_pixel.len());
+            let (mut d, mut e) = ([0i64; 2], [0i64; 2]);
+            for px in rgb.chunks_exact(3) {
+                let (r, g, b) = (i64::from(px[0]), i64::from(px[1]), i64::from(px[2]));
+                d[0] += r - g;
+                d[1] += (r - g) * (r - g);
+                e[0] += r + g - 2 * b;
+                e[1] += (r + g - 2 * b) * (r + g - 2 * b);
+            }
+            let expected = OpponentSums {
+                rg: d[0],
+                yb2: e[0],
+                rg_sq: d[1],
+                yb2_sq: e[1],
+            };
+            assert_eq!(sums, expected, "{} pixels", by_pixel.len());
         }
     }
 
