@@ -161,6 +161,7 @@ impl IcebergDataWriter {
             row_group_max_mb: 128.0,
             target_file_size_mb: 256.0,
             table_name: None,
+            exclude_columns: Vec::new(),
         })?
         .with_data_dir(data_dir);
         Ok(IcebergDataWriter { parquet })

@@ -5,6 +5,7 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::json::LineDelimitedWriter;
 use arrow::record_batch::RecordBatch;
@@ -15,7 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{Codec, Encoder};
 use crate::jsonl_loader::mib_to_bytes;
-use crate::output::{check_table_name, data_dir, CountingWriter, ShardFiles};
+use crate::output::{
+    check_exclude_columns, check_table_name, data_dir, without_columns, CountingWriter,
+    ShardFiles,
+};
 use crate::parquet_writer::{check_target_size, default_target_file_size_mb};
 use crate::storage::{self, OutputFile};
 
@@ -55,6 +59,11 @@ pub struct JsonlWriterParams {
     /// directly in `output_path`).
     #[serde(default)]
     pub table_name: Option<String>,
+    /// Columns left out of the data files, e.g. `[image]` to write a profiling run's
+    /// annotations without the image bytes. A name the records do not have fails the run at
+    /// its first batch. Default: none (every column is written).
+    #[serde(default)]
+    pub exclude_columns: Vec<String>,
 }
 
 impl Params for JsonlWriterParams {
@@ -63,7 +72,8 @@ impl Params for JsonlWriterParams {
             return Err("`output_path` must not be empty".into());
         }
         check_target_size(self.target_file_size_mb)?;
-        check_table_name(self.table_name.as_deref())
+        check_table_name(self.table_name.as_deref())?;
+        check_exclude_columns(&self.exclude_columns)
     }
 }
 
@@ -73,6 +83,7 @@ pub struct JsonlDataWriter {
     data_dir: PathBuf,
     codec: Codec,
     target_bytes: u64,
+    exclude_columns: Arc<[String]>,
 }
 
 impl Component for JsonlDataWriter {
@@ -98,6 +109,7 @@ impl JsonlDataWriter {
             output_dir,
             codec: params.compression.codec(),
             target_bytes: mib_to_bytes(params.target_file_size_mb),
+            exclude_columns: params.exclude_columns.into(),
         })
     }
 }
@@ -117,6 +129,7 @@ impl DataWriter for JsonlDataWriter {
             files: ShardFiles::open(&self.data_dir, shard_index, &extension)?,
             codec: self.codec,
             target_bytes: self.target_bytes,
+            exclude_columns: Arc::clone(&self.exclude_columns),
             writer: None,
         }))
     }
@@ -128,6 +141,7 @@ struct JsonlShardWriter {
     files: ShardFiles,
     codec: Codec,
     target_bytes: u64,
+    exclude_columns: Arc<[String]>,
     writer: Option<Sink>,
 }
 
@@ -136,6 +150,7 @@ impl ShardWriter for JsonlShardWriter {
         if batch.num_rows() == 0 {
             return Ok(());
         }
+        let batch = &without_columns(batch, &self.exclude_columns)?;
         let writer = match &mut self.writer {
             Some(w) => w,
             None => {
@@ -271,6 +286,21 @@ mod tests {
                     .collect::<Vec<_>>()
             );
         }
+    }
+
+    #[test]
+    fn exclude_columns_leaves_them_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p: JsonlWriterParams = serde_json::from_value(
+            serde_json::json!({ "output_path": tmp.path(), "exclude_columns": ["text"] }),
+        )
+        .unwrap();
+        let writer = JsonlDataWriter::new(p).unwrap();
+        let mut shard = writer.open_shard(0).unwrap();
+        shard.write(&batch(0, 3)).unwrap();
+        let files = shard.finish().unwrap();
+        let written = fs::read_to_string(tmp.path().join(&files[0])).unwrap();
+        assert_eq!(written, "{}\n{\"n\":1}\n{\"n\":2}\n");
     }
 
     #[test]

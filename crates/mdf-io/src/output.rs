@@ -7,6 +7,7 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use arrow::record_batch::RecordBatch;
 use mdf_core::io::shard_file_prefix;
 use mdf_core::{MdfError, Result};
 
@@ -30,6 +31,42 @@ pub(crate) fn check_table_name(table_name: Option<&str>) -> std::result::Result<
         }
         _ => Ok(()),
     }
+}
+
+/// Checks a writer's `exclude_columns` param: non-empty names, each once.
+pub(crate) fn check_exclude_columns(names: &[String]) -> std::result::Result<(), String> {
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            return Err("`exclude_columns` must not hold an empty name".into());
+        }
+        if names[..i].contains(name) {
+            return Err(format!("`exclude_columns` names `{name}` twice"));
+        }
+    }
+    Ok(())
+}
+
+/// `batch` without the columns of a writer's `exclude_columns` (a profiling run's annotations
+/// without the image bytes, say). A name the records do not have is an error, naming the
+/// columns they have: a misspelt name would otherwise write the column it meant to leave out.
+pub(crate) fn without_columns(batch: &RecordBatch, exclude: &[String]) -> Result<RecordBatch> {
+    if exclude.is_empty() {
+        return Ok(batch.clone());
+    }
+    let schema = batch.schema_ref();
+    if let Some(missing) = exclude.iter().find(|name| schema.index_of(name).is_err()) {
+        let have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        return Err(MdfError::config(format!(
+            "`exclude_columns`: the records have no column `{missing}` (they have: {})",
+            have.join(", ")
+        )));
+    }
+    let keep: Vec<usize> = (0..batch.num_columns())
+        .filter(|&i| !exclude.contains(schema.field(i).name()))
+        .collect();
+    batch
+        .project(&keep)
+        .map_err(|e| MdfError::internal(format!("leaving out `exclude_columns`: {e}")))
 }
 
 /// The files of one shard: `{prefix}{seq:04}{extension}`.

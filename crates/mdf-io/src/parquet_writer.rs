@@ -18,7 +18,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::jsonl_loader::mib_to_bytes;
-use crate::output::{check_table_name, data_dir, ShardFiles};
+use crate::output::{
+    check_exclude_columns, check_table_name, data_dir, without_columns, ShardFiles,
+};
 use crate::storage::{self, OutputFile};
 
 /// Parquet page compression.
@@ -64,6 +66,11 @@ pub struct ParquetWriterParams {
     /// Default: unset (data files directly in `output_path`).
     #[serde(default)]
     pub table_name: Option<String>,
+    /// Columns left out of the data files, e.g. `[image]` to write a profiling run's
+    /// annotations without the image bytes. A name the records do not have fails the run at
+    /// its first batch. Default: none (every column is written).
+    #[serde(default)]
+    pub exclude_columns: Vec<String>,
 }
 
 fn default_compression_level() -> i32 {
@@ -103,6 +110,7 @@ impl Params for ParquetWriterParams {
             return Err("`row_group_max_mb` must be a positive number".into());
         }
         check_table_name(self.table_name.as_deref())?;
+        check_exclude_columns(&self.exclude_columns)?;
         self.codec().map(|_| ())
     }
 }
@@ -138,6 +146,7 @@ pub struct ParquetDataWriter {
     properties: WriterProperties,
     target_bytes: u64,
     row_group_bytes: u64,
+    exclude_columns: Arc<[String]>,
 }
 
 impl Component for ParquetDataWriter {
@@ -169,6 +178,7 @@ impl ParquetDataWriter {
             properties,
             target_bytes: mib_to_bytes(params.target_file_size_mb),
             row_group_bytes: mib_to_bytes(params.row_group_max_mb),
+            exclude_columns: params.exclude_columns.into(),
         })
     }
 }
@@ -198,6 +208,7 @@ impl DataWriter for ParquetDataWriter {
             target_bytes: self.target_bytes,
             row_group_bytes: self.row_group_bytes,
             row_group_buffered: 0,
+            exclude_columns: Arc::clone(&self.exclude_columns),
             schema: None,
             writer: None,
         }))
@@ -211,6 +222,7 @@ struct ParquetShardWriter {
     row_group_bytes: u64,
     /// Arrow bytes written into the open row group.
     row_group_buffered: u64,
+    exclude_columns: Arc<[String]>,
     /// The first batch's schema; every file of the shard has it.
     schema: Option<SchemaRef>,
     writer: Option<ArrowWriter<OutputFile>>,
@@ -221,7 +233,7 @@ impl ShardWriter for ParquetShardWriter {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let batch = self.conform(batch)?;
+        let batch = self.conform(&without_columns(batch, &self.exclude_columns)?)?;
         let writer = match &mut self.writer {
             Some(w) => w,
             None => {
@@ -451,6 +463,35 @@ mod tests {
             arrow::compute::concat_batches(&batch(0, 1).schema(), &[batch(0, 10), batch(10, 5)])
                 .unwrap();
         assert_eq!(back, want);
+    }
+
+    #[test]
+    fn exclude_columns_leaves_them_out_and_a_misspelt_one_fails() {
+        let tmp = tempfile::tempdir().unwrap();
+        let with = |exclude: serde_json::Value| {
+            serde_json::from_value::<ParquetWriterParams>(
+                serde_json::json!({ "output_path": tmp.path(), "exclude_columns": exclude }),
+            )
+            .unwrap()
+        };
+        let writer = ParquetDataWriter::build(with(serde_json::json!(["text"]))).unwrap();
+        let mut shard = writer.open_shard(0).unwrap();
+        shard.write(&batch(0, 10)).unwrap();
+        let files = shard.finish().unwrap();
+        let back = read_back(&tmp.path().join(&files[0]));
+        assert_eq!(back[0].schema().fields().len(), 1);
+        assert_eq!(back[0].column(0), batch(0, 10).column(0));
+
+        let writer = ParquetDataWriter::build(with(serde_json::json!(["txet"]))).unwrap();
+        let err = writer.open_shard(1).unwrap().write(&batch(0, 3)).unwrap_err();
+        assert_eq!(err.class(), mdf_core::ErrorClass::Config);
+        let msg = err.to_string();
+        assert!(msg.contains("`txet`") && msg.contains("n, text"), "{msg}");
+
+        for bad in [serde_json::json!(["n", "n"]), serde_json::json!([""])] {
+            let err = ParquetDataWriter::build(with(bad.clone())).err().unwrap();
+            assert!(err.to_string().contains("exclude_columns"), "{bad}: {err}");
+        }
     }
 
     #[test]
