@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{Codec, Encoder};
 use crate::jsonl_loader::mib_to_bytes;
 use crate::output::{
-    check_exclude_columns, check_table_name, data_dir, without_columns, CountingWriter,
-    ShardFiles,
+    check_exclude_columns, check_table_name, data_dir, without_columns, CountingWriter, ShardFiles,
 };
 use crate::parquet_writer::{check_target_size, default_target_file_size_mb};
 use crate::storage::{self, OutputFile};

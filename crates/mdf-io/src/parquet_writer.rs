@@ -483,7 +483,11 @@ mod tests {
         assert_eq!(back[0].column(0), batch(0, 10).column(0));
 
         let writer = ParquetDataWriter::build(with(serde_json::json!(["txet"]))).unwrap();
-        let err = writer.open_shard(1).unwrap().write(&batch(0, 3)).unwrap_err();
+        let err = writer
+            .open_shard(1)
+            .unwrap()
+            .write(&batch(0, 3))
+            .unwrap_err();
         assert_eq!(err.class(), mdf_core::ErrorClass::Config);
         let msg = err.to_string();
         assert!(msg.contains("`txet`") && msg.contains("n, text"), "{msg}");
