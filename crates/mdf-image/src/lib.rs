@@ -7,6 +7,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod analysis;
+#[cfg(target_arch = "x86_64")]
+mod block_steps_avx2;
 mod column;
 pub mod decode;
 mod grey_shuffle;
