@@ -5,7 +5,8 @@ Generates N photo-like JPEGs of realistic size once (default 5,000, 640x480 to 1
 generated photo-like images, quality 70-95) into a Parquet file (id, image bytes), then runs,
 each in its own process:
   * mdf with 1 worker: ParquetLoader -> image_metadata_refiner -> image_technical_quality_refiner
-    -> image_phash_refiner -> Parquet, three times (--mdf-runs); the median by CPU time is
+    -> image_phash_refiner -> Parquet (the measures, as the reference writes them; with
+    --write-images the image bytes too), three times (--mdf-runs); the median by CPU time is
     compared, since a ~20 s run is short enough for a transient slowdown of a shared machine to
     move it by 20 %,
   * the Python reference, single process: every output mdf writes (metadata, JPEG quality,
@@ -210,6 +211,12 @@ def main() -> None:
         "for a transient slowdown of the machine to move it by 20 %%; Python's ~3 min run "
         "averages such phases out",
     )
+    ap.add_argument(
+        "--write-images",
+        action="store_true",
+        help="mdf writes the image bytes back with the measures (by default it writes what "
+        "the reference writes: the measures, with `exclude_columns: [image]`)",
+    )
     args = ap.parse_args()
     data = args.work / f"jpegs-{args.images}.parquet"
     if not data.exists():
@@ -234,7 +241,14 @@ def main() -> None:
                 ],
             }
         ],
-        "data_writer": {"type": "ParquetDataWriter", "params": {"output_path": str(out)}},
+        "data_writer": {
+            "type": "ParquetDataWriter",
+            "params": {
+                "output_path": str(out),
+                # The reference writes the measures only; so does mdf unless asked.
+                "exclude_columns": [] if args.write_images else ["image"],
+            },
+        },
         "executor": {"batch_size": 256},
     }
     cfg_path = args.work / "bench_image.json"
@@ -260,6 +274,11 @@ def main() -> None:
             + ", ".join(f"{args.images / r['cpu']:.1f}" for r in mdf_runs)
             + " (the median is compared)"
         )
+    print(
+        "mdf writes the measures and the image bytes"
+        if args.write_images
+        else "both sides write the measures, not the images (--write-images: mdf writes them too)"
+    )
     runs = {
         "mdf (1 worker)": mdf_runs[len(mdf_runs) // 2],
         "Python: Pillow + imagehash + numpy": measure(
