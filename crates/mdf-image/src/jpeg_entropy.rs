@@ -294,9 +294,10 @@ struct DataEnd {
 /// Bits a refill guarantees at least; one coefficient takes at most 16 + 15.
 const REFILL_BELOW: u32 = 32;
 
-/// Lookups between two top-ups of the AC loop: a lookup takes at most [`FAST_BITS`] bits, and
-/// a top-up leaves at least 56 (a longer code refills on its own), so up to 5 would do; 3
-/// measured fastest (2 to 5 tried).
+/// Lookups between two top-ups of the AC loop: a lookup takes at most [`FAST_BITS`] bits and a
+/// top-up leaves at least 56, but a longer code in the group only guarantees 32 after it (its
+/// refill tops up below 32), so at most 4 are safe (32 − 3·10 ≥ 10 bits for the last). 3
+/// measured fastest (2 to 4 tried).
 const LOOKUPS_PER_TOP_UP: usize = 3;
 
 impl Reader {
