@@ -295,10 +295,12 @@ struct DataEnd {
 const REFILL_BELOW: u32 = 32;
 
 /// Lookups between two top-ups of the AC loop: a lookup takes at most [`FAST_BITS`] bits and a
-/// top-up leaves at least 56, but a longer code in the group only guarantees 32 after it (its
-/// refill tops up below 32), so at most 4 are safe (32 − 3·10 ≥ 10 bits for the last). 3
-/// measured fastest (2 to 4 tried).
+/// top-up leaves at least 56, but a longer code first in the group only guarantees
+/// [`REFILL_BELOW`] bits after it, for the group's other lookups: at most 4 (the assert
+/// below). 3 measured fastest (2 to 4 tried).
 const LOOKUPS_PER_TOP_UP: usize = 3;
+
+const _: () = assert!((LOOKUPS_PER_TOP_UP as u32 - 1) * FAST_BITS <= REFILL_BELOW);
 
 impl Reader {
     /// Tops `bits` up to at least 56 valid bits when fewer than [`REFILL_BELOW`] are left.
