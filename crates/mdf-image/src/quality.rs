@@ -104,30 +104,29 @@ fn blockiness(l: &[u8], w: usize, h: usize) -> f64 {
     ((edge - inner) / (inner + 2.0)).max(0.0)
 }
 
-avx2_dispatch! {
-    /// (Σ |steps| across block boundaries, Σ the others) between horizontal and vertical
-    /// neighbours; the AVX2 kernel's results exactly.
-    fn block_step_sums(l: &[u8], w: usize, h: usize) -> (u64, u64) {
-        let (mut edge, mut inner) = (0u64, 0u64);
-        for row in l.chunks_exact(w).take(h) {
-            let all = sum_abs_diff(&row[1..], &row[..w - 1]);
-            let at_edges: u64 = (8..w)
-                .step_by(8)
-                .map(|x| u64::from(row[x].abs_diff(row[x - 1])))
-                .sum();
-            edge += at_edges;
-            inner += all - at_edges;
-        }
-        for y in 1..h {
-            let s = sum_abs_diff(&l[y * w..(y + 1) * w], &l[(y - 1) * w..y * w]);
-            if y % 8 == 0 {
-                edge += s;
-            } else {
-                inner += s;
-            }
-        }
-        (edge, inner)
+/// (Σ |steps| across block boundaries, Σ the others) between horizontal and vertical
+/// neighbours; the AVX2 kernel's results exactly. Not dispatched: where AVX2 is there, the
+/// kernel runs instead.
+fn block_step_sums(l: &[u8], w: usize, h: usize) -> (u64, u64) {
+    let (mut edge, mut inner) = (0u64, 0u64);
+    for row in l.chunks_exact(w).take(h) {
+        let all = sum_abs_diff(&row[1..], &row[..w - 1]);
+        let at_edges: u64 = (8..w)
+            .step_by(8)
+            .map(|x| u64::from(row[x].abs_diff(row[x - 1])))
+            .sum();
+        edge += at_edges;
+        inner += all - at_edges;
     }
+    for y in 1..h {
+        let s = sum_abs_diff(&l[y * w..(y + 1) * w], &l[(y - 1) * w..y * w]);
+        if y % 8 == 0 {
+            edge += s;
+        } else {
+            inner += s;
+        }
+    }
+    (edge, inner)
 }
 
 /// `out[x] = row[x] − 2·row[x+1] + row[x+2]`: the 1-D [1 −2 1] filter, in [−510, 510].
@@ -385,20 +384,22 @@ fn luma_and_opponent_sums(rgb: &[u8], luma: &mut [u8]) -> OpponentSums {
     luma_and_opponent_sums_scalar(rgb, luma)
 }
 
-avx2_dispatch! {
-    /// [`luma_and_opponent_sums`] a pixel at a time (the compiler vectorises it).
-    fn luma_and_opponent_sums_scalar(rgb: &[u8], luma: &mut [u8]) -> OpponentSums {
-        let mut s = OpponentSums::default();
-        for (block, l) in rgb.chunks(3 * OPPONENT_BLOCK).zip(luma.chunks_mut(OPPONENT_BLOCK)) {
-            let mut partial = [0i32; 4];
-            for (px, v) in block.chunks_exact(3).zip(l) {
-                *v = crate::pil::luma(px);
-                OpponentSums::add_pixel(&mut partial, px);
-            }
-            s.add_block(partial);
+/// [`luma_and_opponent_sums`] a pixel at a time (the compiler vectorises it). Not dispatched:
+/// where AVX2 is there, the kernel leaves it at most 15 pixels.
+fn luma_and_opponent_sums_scalar(rgb: &[u8], luma: &mut [u8]) -> OpponentSums {
+    let mut s = OpponentSums::default();
+    for (block, l) in rgb
+        .chunks(3 * OPPONENT_BLOCK)
+        .zip(luma.chunks_mut(OPPONENT_BLOCK))
+    {
+        let mut partial = [0i32; 4];
+        for (px, v) in block.chunks_exact(3).zip(l) {
+            *v = crate::pil::luma(px);
+            OpponentSums::add_pixel(&mut partial, px);
         }
-        s
+        s.add_block(partial);
     }
+    s
 }
 
 /// The grey image (Pillow `L`, as [`crate::pil::rgb_to_l`]) of interleaved RGB into `luma`, and
