@@ -1,7 +1,7 @@
 //! `html_extractor`: HTML → main text, as the first refiner of the CommonCrawl recipes (FineWeb's
 //! `Trafilatura(favour_precision=True)`, RefinedWeb's trafilatura with URLs removed and newlines
 //! capped, DCLM's resiliparse `main_content=True`). It decodes the body ([`crate::decode`]),
-//! parses it with html5ever within a budget ([`crate::dom`]) and extracts the main content with
+//! parses it (html5ever's tree builder fed by our tokenizer) within a budget ([`crate::dom`]) and extracts the main content with
 //! our own rules ([`crate::extract`], documented in `docs/extraction.md`).
 //!
 //! Differences from the peers, on purpose: the budget is deterministic (bytes, nodes, nesting

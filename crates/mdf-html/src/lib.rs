@@ -1,12 +1,13 @@
-//! HTML operators of Mega Data Factory: charset decoding ([`decode`]), a budgeted html5ever
-//! parse into an arena DOM ([`dom`]) and main-content extraction ([`extract`]), put together as
-//! the `html_extractor` refiner. The heavy parser dependencies live in this crate only.
+//! HTML operators of Mega Data Factory: charset decoding ([`decode`]), a budgeted parse (our
+//! tokenizer, html5ever's tree builder) into an arena DOM ([`dom`]) and main-content extraction
+//! ([`extract`]), put together as the `html_extractor` refiner. The heavy parser dependencies live in this crate only.
 
 pub mod decode;
 pub mod dom;
 pub mod extract;
 mod html_extractor;
 mod patterns;
+mod tokenizer;
 
 pub use html_extractor::{
     cap_newlines, remove_urls, ExtractError, Extractor, HtmlExtractor, HtmlExtractorParams,
