@@ -31,7 +31,7 @@ use std::collections::HashSet;
 use html5ever::{local_name, LocalName};
 
 use crate::dom::{Dom, NodeData, NodeId, NONE};
-use crate::patterns::{self, Mark};
+use crate::patterns::{self, Mark, NameFlags};
 
 /// Extraction options (the recipe switches of trafilatura that change the text).
 #[derive(Debug, Clone)]
@@ -142,11 +142,13 @@ impl Stats {
     }
 }
 
-/// What both passes share: document order, the never-text elements and each element's mark.
+/// What both passes share: document order, the never-text elements, each element's mark and
+/// each text node's measure (characters, commas), which every statistics round reads.
 struct Base {
     order: Vec<NodeId>,
     removed: Vec<bool>,
     marks: Vec<Mark>,
+    measures: Vec<(u32, u32)>,
 }
 
 impl Base {
@@ -155,6 +157,8 @@ impl Base {
         let order: Vec<NodeId> = dom.descendants(Dom::DOCUMENT).collect();
         let mut removed = vec![false; n];
         let mut marks = vec![Mark::Neutral; n];
+        let mut measures = vec![(0, 0); n];
+        let mut names = NameFlags::default();
         for &id in &order {
             let node = dom.node(id);
             let parent_removed = node.parent != NONE && removed[node.parent as usize];
@@ -163,8 +167,10 @@ impl Base {
             } else if node.is_element() {
                 removed[id as usize] = is_dropped(node.tag()) || is_hidden(dom, id);
                 if !removed[id as usize] {
-                    marks[id as usize] = mark_of(dom, id);
+                    marks[id as usize] = mark_of(dom, id, &mut names);
                 }
+            } else if let NodeData::Text(t) = &node.data {
+                measures[id as usize] = measure(t);
             } else if matches!(node.data, NodeData::Other) {
                 removed[id as usize] = true;
             }
@@ -173,6 +179,7 @@ impl Base {
             order,
             removed,
             marks,
+            measures,
         }
     }
 }
@@ -186,6 +193,7 @@ struct Pass<'a> {
     order: &'a [NodeId],
     removed: Vec<bool>,
     marks: &'a [Mark],
+    measures: &'a [(u32, u32)],
     stats: Vec<Stats>,
     /// Characters of text owned directly by a block (its text nodes and inline descendants).
     own: Vec<u32>,
@@ -302,15 +310,25 @@ fn is_heading(tag: &LocalName) -> bool {
 /// Hidden by the page itself.
 fn is_hidden(dom: &Dom, id: NodeId) -> bool {
     let n = dom.node(id);
-    if n.attr("hidden").is_some() {
+    if n.attr(&local_name!("hidden")).is_some() {
         return true;
     }
-    if n.attr("aria-hidden")
+    if n.attr(&local_name!("aria-hidden"))
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     {
         return true;
     }
-    n.attr("style").is_some_and(|s| {
+    n.attr(&local_name!("style")).is_some_and(|s| {
+        // Most styles say neither `none` nor `hidden` (a CSS keyword has no spaces inside): no
+        // need to normalise those.
+        let mentions = |word: &[u8]| {
+            s.as_bytes()
+                .windows(word.len())
+                .any(|w| w.eq_ignore_ascii_case(word))
+        };
+        if !mentions(b"none") && !mentions(b"hidden") {
+            return false;
+        }
         let s: String = s
             .chars()
             .filter(|c| !c.is_whitespace())
@@ -320,13 +338,14 @@ fn is_hidden(dom: &Dom, id: NodeId) -> bool {
     })
 }
 
-fn mark_of(dom: &Dom, id: NodeId) -> Mark {
+fn mark_of<'a>(dom: &'a Dom, id: NodeId, names: &mut NameFlags<'a>) -> Mark {
     let n = dom.node(id);
     let by_name = patterns::mark(
-        n.attr("class"),
-        n.attr("id"),
-        n.attr("role"),
-        n.attr("itemprop"),
+        n.attr(&local_name!("class")),
+        n.attr(&local_name!("id")),
+        n.attr(&local_name!("role")),
+        n.attr(&local_name!("itemprop")),
+        names,
     );
     match by_name {
         Mark::Neutral | Mark::Content if is_furniture_tag(n.tag()) => Mark::Furniture,
@@ -347,11 +366,14 @@ fn is_furniture_tag(tag: &LocalName) -> bool {
 
 /// Length in characters (whitespace runs count once) and comma count of a text.
 fn measure(s: &str) -> (u32, u32) {
+    if s.is_ascii() {
+        return measure_ascii(s.as_bytes());
+    }
     let mut len = 0u32;
     let mut commas = 0u32;
     let mut in_space = true;
-    for c in s.chars() {
-        if c.is_whitespace() {
+    let mut count = |space: bool, comma: bool| {
+        if space {
             if !in_space {
                 len += 1;
                 in_space = true;
@@ -359,12 +381,28 @@ fn measure(s: &str) -> (u32, u32) {
         } else {
             in_space = false;
             len += 1;
-            if matches!(c, ',' | '，' | '、' | '،') {
-                commas += 1;
-            }
+            commas += u32::from(comma);
         }
+    };
+    for c in s.chars() {
+        count(c.is_whitespace(), matches!(c, ',' | '，' | '、' | '،'));
     }
     (len, commas)
+}
+
+/// [`measure`] of ASCII text (whitespace as `char::is_whitespace` has it), written without
+/// branches so that it vectorises: every non-space counts, and so does every space that follows
+/// a non-space.
+fn measure_ascii(b: &[u8]) -> (u32, u32) {
+    let space = |c: u8| u32::from(c == b' ' || c.wrapping_sub(b'\t') < 5);
+    let non_space: u32 = b.iter().map(|&c| 1 - space(c)).sum();
+    let run_starts: u32 = b
+        .iter()
+        .zip(b.iter().skip(1))
+        .map(|(&prev, &c)| space(c) & (1 - space(prev)))
+        .sum();
+    let commas: u32 = b.iter().map(|&c| u32::from(c == b',')).sum();
+    (non_space + run_starts, commas)
 }
 
 impl<'a> Pass<'a> {
@@ -377,6 +415,7 @@ impl<'a> Pass<'a> {
             order: &base.order,
             removed: base.removed.clone(),
             marks: &base.marks,
+            measures: &base.measures,
             stats: vec![Stats::default(); n],
             own: vec![0; n],
             own_commas: vec![0; n],
@@ -503,8 +542,8 @@ impl<'a> Pass<'a> {
                 continue;
             }
             match &node.data {
-                NodeData::Text(t) => {
-                    let (len, commas) = measure(t);
+                NodeData::Text(_) => {
+                    let (len, commas) = self.measures[id as usize];
                     let s = &mut self.stats[id as usize];
                     s.text = len;
                     s.commas = commas;
@@ -571,7 +610,7 @@ impl<'a> Pass<'a> {
         if self
             .dom
             .node(id)
-            .attr("itemprop")
+            .attr(&local_name!("itemprop"))
             .is_some_and(|p| p.eq_ignore_ascii_case("articleBody"))
         {
             prior += 25.0;
@@ -751,7 +790,7 @@ impl<'a> Pass<'a> {
         let top_score = self.score[top as usize];
         let share = if self.opts.favor_precision { 0.3 } else { 0.2 };
         let threshold = (top_score * share).max(10.0);
-        let top_class = dom.node(top).attr("class").unwrap_or("");
+        let top_class = dom.node(top).attr(&local_name!("class")).unwrap_or("");
         let mut roots = Vec::new();
         for sib in dom.children(parent) {
             if sib == top {
@@ -761,7 +800,7 @@ impl<'a> Pass<'a> {
             if self.removed[sib as usize] || !dom.node(sib).is_element() {
                 continue;
             }
-            let bonus = match dom.node(sib).attr("class") {
+            let bonus = match dom.node(sib).attr(&local_name!("class")) {
                 Some(c) if !c.is_empty() && c == top_class => top_score * 0.2,
                 _ => 0.0,
             };
@@ -1075,7 +1114,7 @@ fn metadata(dom: &Dom) -> Extraction {
             local_name!("html") => {
                 if out.lang.is_none() {
                     out.lang = n
-                        .attr("lang")
+                        .attr(&local_name!("lang"))
                         .map(|l| l.trim().to_owned())
                         .filter(|l| !l.is_empty());
                 }
@@ -1094,12 +1133,15 @@ fn metadata(dom: &Dom) -> Extraction {
             }
             local_name!("meta") => {
                 let key = n
-                    .attr("property")
-                    .or_else(|| n.attr("name"))
-                    .or_else(|| n.attr("itemprop"))
+                    .attr(&local_name!("property"))
+                    .or_else(|| n.attr(&local_name!("name")))
+                    .or_else(|| n.attr(&local_name!("itemprop")))
                     .map(str::to_ascii_lowercase);
                 let Some(key) = key else { continue };
-                let Some(content) = n.attr("content").map(str::trim).filter(|c| !c.is_empty())
+                let Some(content) = n
+                    .attr(&local_name!("content"))
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
                 else {
                     continue;
                 };
@@ -1147,6 +1189,38 @@ fn metadata(dom: &Dom) -> Extraction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn measure_counts_the_same_on_ascii_and_on_characters() {
+        // The ASCII fast path must agree with the character path: every ASCII byte, alone and
+        // between words, and the same text with one non-ASCII character (the slow path).
+        for b in 0u8..128 {
+            let c = b as char;
+            let s = format!("ab{c}{c}cd,{c}");
+            let expected = {
+                let (mut len, mut in_space) = (0, true);
+                for ch in s.chars() {
+                    if ch.is_whitespace() {
+                        len += u32::from(!in_space);
+                        in_space = true;
+                    } else {
+                        len += 1;
+                        in_space = false;
+                    }
+                }
+                len
+            };
+            let commas = s.matches(',').count() as u32;
+            assert_eq!(measure(&s), (expected, commas), "byte {b:#x}");
+            let (slow_len, slow_commas) = measure(&format!("{s}é"));
+            assert_eq!(
+                (slow_len, slow_commas),
+                (expected + 1, commas),
+                "byte {b:#x}"
+            );
+        }
+        assert_eq!(measure("  a，b、c  "), (6, 2));
+    }
     use crate::dom::ParseBudget;
 
     fn run(html: &str, opts: &ExtractOptions) -> Extraction {

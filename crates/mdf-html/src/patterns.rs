@@ -4,7 +4,7 @@
 //! `BODY_XPATH`, comment XPaths), with their equivalents in the main European languages and a few
 //! others. They are general rules about how sites name their boilerplate, never about one site.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::OnceLock;
 
 /// How a `class`/`id`/`role` marks an element.
@@ -367,7 +367,12 @@ fn flags_of(token: &str) -> u8 {
 
 /// The union of the classes of every token of `value` (the same tokens as [`tokens`], without
 /// allocating a string per token).
-fn value_flags(value: &str, word: &mut String, joined: &mut String) -> u8 {
+fn value_flags(
+    value: &str,
+    word: &mut String,
+    joined: &mut String,
+    mut flags_of: impl FnMut(&str) -> u8,
+) -> u8 {
     let mut flags = 0;
     for part in value.split(char::is_whitespace) {
         word.clear();
@@ -411,12 +416,43 @@ fn value_flags(value: &str, word: &mut String, joined: &mut String) -> u8 {
     flags
 }
 
+/// The classes of `class`/`id` values, remembered per distinct value for one document: a page
+/// repeats the same few class names on hundreds of elements.
+#[derive(Default)]
+pub struct NameFlags<'a> {
+    seen: HashMap<&'a str, u8>,
+    /// And per word: the same words come back in many different values.
+    words: HashMap<Box<str>, u8>,
+    word: String,
+    joined: String,
+}
+
+impl<'a> NameFlags<'a> {
+    fn of(&mut self, value: &'a str) -> u8 {
+        if let Some(&flags) = self.seen.get(value) {
+            return flags;
+        }
+        let words = &mut self.words;
+        let flags = value_flags(value, &mut self.word, &mut self.joined, |w| {
+            if let Some(&f) = words.get(w) {
+                return f;
+            }
+            let f = flags_of(w);
+            words.insert(w.into(), f);
+            f
+        });
+        self.seen.insert(value, flags);
+        flags
+    }
+}
+
 /// Classifies an element from its `class`, `id`, `role` and `itemprop` attributes.
-pub fn mark(
-    class: Option<&str>,
-    id: Option<&str>,
+pub fn mark<'a>(
+    class: Option<&'a str>,
+    id: Option<&'a str>,
     role: Option<&str>,
     itemprop: Option<&str>,
+    names: &mut NameFlags<'a>,
 ) -> Mark {
     if let Some(p) = itemprop {
         if p.eq_ignore_ascii_case("articleBody") || p.eq_ignore_ascii_case("text") {
@@ -438,10 +474,9 @@ pub fn mark(
     if class.is_none() && id.is_none() {
         return Mark::Neutral;
     }
-    let (mut word, mut joined) = (String::new(), String::new());
     let mut flags = 0;
     for v in [class, id].into_iter().flatten() {
-        flags |= value_flags(v, &mut word, &mut joined);
+        flags |= names.of(v);
     }
     if flags & COMMENT != 0 {
         return Mark::Comments;
@@ -563,7 +598,7 @@ mod tests {
     use super::*;
 
     fn m(class: &str) -> Mark {
-        mark(Some(class), None, None, None)
+        mark(Some(class), None, None, None, &mut NameFlags::default())
     }
 
     #[test]
@@ -613,9 +648,24 @@ mod tests {
         );
         assert_eq!(m("read-more-link"), Mark::Neutral);
         assert_eq!(m("shadow"), Mark::Neutral);
-        assert_eq!(mark(None, None, Some("navigation"), None), Mark::Furniture);
         assert_eq!(
-            mark(Some("x"), None, None, Some("articleBody")),
+            mark(
+                None,
+                None,
+                Some("navigation"),
+                None,
+                &mut NameFlags::default()
+            ),
+            Mark::Furniture
+        );
+        assert_eq!(
+            mark(
+                Some("x"),
+                None,
+                None,
+                Some("articleBody"),
+                &mut NameFlags::default()
+            ),
             Mark::Content
         );
     }

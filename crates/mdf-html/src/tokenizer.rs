@@ -10,7 +10,9 @@
 //! and attribute values over as slices of one shared buffer, without copying them. Every byte
 //! the rules look at is ASCII, so scanning bytes of UTF-8 never splits a character.
 
-use std::collections::HashSet;
+use std::cell::{Cell, RefCell};
+
+use hashbrown::{HashMap, HashSet};
 
 use html5ever::data::{C1_REPLACEMENTS, NAMED_ENTITIES};
 use html5ever::tendril::StrTendril;
@@ -39,6 +41,9 @@ pub struct Tokenizer<'a, S: TokenSink> {
     pos: usize,
     mode: Mode,
     last_start_tag: Option<LocalName>,
+    /// Text not yet sent to the sink.
+    pending_text: Cell<Option<StrTendril>>,
+    names: RefCell<HashMap<&'a str, LocalName>>,
 }
 
 /// The document with its newlines normalised, in the buffer the tokens are sliced from.
@@ -68,6 +73,8 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
             pos: 0,
             mode: Mode::Data,
             last_start_tag: None,
+            pending_text: Cell::new(None),
+            names: RefCell::default(),
         }
     }
 
@@ -104,25 +111,55 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
         self.src.as_bytes()
     }
 
+    /// Sends `token`, after the text gathered so far.
     fn emit(&self, token: Token) -> TokenSinkResult<S::Handle> {
+        self.flush_text();
         self.sink.process_token(token, 0)
     }
 
-    /// Emits `src[a..b]` (no NUL in it) as characters, without copying.
+    /// Sends the gathered text as one token: a run of text split by character references is
+    /// one token, not one per piece, which saves the tree builder work.
+    fn flush_text(&self) {
+        if let Some(text) = self.pending_text.take() {
+            let _ = self.sink.process_token(Token::CharacterTokens(text), 0);
+        }
+    }
+
+    fn push_text(&self, piece: StrTendril) {
+        let text = match self.pending_text.take() {
+            None => piece,
+            Some(mut text) => {
+                text.push_tendril(&piece);
+                text
+            }
+        };
+        self.pending_text.set(Some(text));
+    }
+
+    /// `src[a..b]` without copying: a slice of the shared buffer.
+    #[allow(unsafe_code)]
+    fn sub(&self, a: usize, b: usize) -> StrTendril {
+        debug_assert!(self.src.is_char_boundary(a) && self.src.is_char_boundary(b));
+        // SAFETY: every cut the tokenizer makes is at an ASCII byte it matched or at the end of
+        // the input, so `a` and `b` are character boundaries of the UTF-8 buffer `shared`
+        // (which `try_subtendril` would check again, at a cost seen in profiles).
+        unsafe { self.shared.unsafe_subtendril(a as u32, (b - a) as u32) }
+    }
+
+    /// Gathers `src[a..b]` (no NUL in it) as text.
     fn text(&self, a: usize, b: usize) {
         if b > a {
-            let t = self.shared.subtendril(a as u32, (b - a) as u32);
-            let _ = self.emit(Token::CharacterTokens(t));
+            self.push_text(self.sub(a, b));
         }
     }
 
     fn text_str(&self, s: &str) {
         if !s.is_empty() {
-            let _ = self.emit(Token::CharacterTokens(StrTendril::from_slice(s)));
+            self.push_text(StrTendril::from_slice(s));
         }
     }
 
-    /// Emits `src[a..b]` with each NUL replaced by U+FFFD (raw text, PLAINTEXT, CDATA).
+    /// Gathers `src[a..b]` with each NUL replaced by U+FFFD (raw text, PLAINTEXT, CDATA).
     fn text_replacing_nul(&self, a: usize, b: usize) {
         match memchr(0, &self.bytes()[a..b]) {
             None => self.text(a, b),
@@ -133,7 +170,7 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
     /// `src[a..b]` as a tendril: a slice of the shared buffer, or a copy with NUL replaced.
     fn slice(&self, a: usize, b: usize) -> StrTendril {
         if memchr(0, &self.bytes()[a..b]).is_none() {
-            self.shared.subtendril(a as u32, (b - a) as u32)
+            self.sub(a, b)
         } else {
             StrTendril::from_slice(&self.src[a..b].replace('\0', "\u{fffd}"))
         }
@@ -227,14 +264,21 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
         self.attributes_and_emit(kind, name, k);
     }
 
-    /// A lower-cased name (tag or attribute) from `src[a..b]`, NUL replaced.
+    /// A lower-cased name (tag or attribute) from `src[a..b]`, NUL replaced. Names are
+    /// remembered by their spelling: a page repeats a few dozen names thousands of times, and
+    /// looking one up here is cheaper than interning it again.
     fn name_atom(&self, a: usize, b: usize) -> LocalName {
-        let s = &self.src[a..b];
-        if s.bytes().any(|c| c.is_ascii_uppercase() || c == 0) {
+        let s: &'a str = &self.src[a..b];
+        if let Some(atom) = self.names.borrow().get(s) {
+            return atom.clone();
+        }
+        let atom = if s.bytes().any(|c| c.is_ascii_uppercase() || c == 0) {
             LocalName::from(s.to_ascii_lowercase().replace('\0', "\u{fffd}"))
         } else {
             LocalName::from(s)
-        }
+        };
+        self.names.borrow_mut().insert(s, atom.clone());
+        atom
     }
 
     /// The attributes of a tag (from `k`, just after its name) up to `>`, then emits the tag.
@@ -319,7 +363,7 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
     fn attr_value(&self, a: usize, b: usize) -> StrTendril {
         let bytes = &self.bytes()[a..b];
         if memchr2(b'&', 0, bytes).is_none() {
-            return self.shared.subtendril(a as u32, (b - a) as u32);
+            return self.sub(a, b);
         }
         let mut out = String::with_capacity(b - a);
         let mut k = a;
@@ -509,11 +553,12 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
             self.comment(j + 2);
         } else if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case(b"doctype") {
             self.doctype(j + 7);
-        } else if rest.starts_with(b"[CDATA[")
-            && self
-                .sink
+        } else if rest.starts_with(b"[CDATA[") && {
+            // Text before it may change the current node (reconstructed formatting elements).
+            self.flush_text();
+            self.sink
                 .adjusted_current_node_present_but_not_in_html_namespace()
-        {
+        } {
             let content = j + 7;
             let end = memmem::find(&b[content..], b"]]>").map(|n| content + n);
             self.text_replacing_nul(content, end.unwrap_or(b.len()));
@@ -928,6 +973,6 @@ mod tests {
         };
         // A repeated name keeps its first value.
         assert_eq!(attrs.len(), 50_000);
-        assert_eq!(dom.node(div).attr("a7"), Some("7"));
+        assert_eq!(dom.node(div).attr(&LocalName::from("a7")), Some("7"));
     }
 }
