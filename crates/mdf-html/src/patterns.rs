@@ -280,68 +280,56 @@ const STRONG_CONTENT_WORDS: &[&str] = &[
     "postentry",
 ];
 
-/// Reference form of the tokenization [`value_flags`] does in place: splits `class`/`id` values into lower-case word tokens: on every non-alphanumeric character
-/// and at lower→upper camel-case changes (`relatedPosts` → `related`, `posts`). Also yields
-/// each hyphen/underscore compound joined up (`article-body` → `articlebody`), since sites
-/// write the same name both ways.
-#[cfg(test)]
-pub fn tokens(value: &str, out: &mut Vec<String>) {
-    for part in value.split(|c: char| c.is_whitespace()) {
-        if part.is_empty() {
-            continue;
-        }
-        let mut joined = String::new();
-        let mut word = String::new();
-        let mut prev_lower = false;
-        for c in part.chars() {
-            if c.is_alphanumeric() {
-                if c.is_uppercase() && prev_lower && !word.is_empty() {
-                    out.push(std::mem::take(&mut word));
-                }
-                prev_lower = c.is_lowercase() || c.is_ascii_digit();
-                for l in c.to_lowercase() {
-                    word.push(l);
-                    joined.push(l);
-                }
-            } else {
-                prev_lower = false;
-                if !word.is_empty() {
-                    out.push(std::mem::take(&mut word));
-                }
-            }
-        }
-        if !word.is_empty() {
-            out.push(word);
-        }
-        if !joined.is_empty() && out.last() != Some(&joined) {
-            out.push(joined);
-        }
-    }
-}
-
 const COMMENT: u8 = 1;
 const BOILERPLATE: u8 = 2;
 const FURNITURE: u8 = 4;
 const CONTENT: u8 = 8;
 const STRONG_CONTENT: u8 = 16;
 
-/// Every listed word with the classes it belongs to, built once.
-fn word_flags() -> &'static HashMap<&'static str, u8> {
-    static MAP: OnceLock<HashMap<&'static str, u8>> = OnceLock::new();
-    MAP.get_or_init(|| {
-        let mut map = HashMap::new();
-        for (words, flag) in [
-            (COMMENT_WORDS, COMMENT),
-            (BOILERPLATE_WORDS, BOILERPLATE),
-            (FURNITURE_WORDS, FURNITURE),
-            (CONTENT_WORDS, CONTENT),
-            (STRONG_CONTENT_WORDS, STRONG_CONTENT),
-        ] {
+/// The listed words with the classes they belong to, and a filter on their first two bytes.
+struct WordTable {
+    flags: HashMap<&'static str, u8>,
+    /// Bit `(b0 << 8) | b1` is set when a listed word or prefix starts with bytes b0, b1: most
+    /// class/id words start with no listed pair and need no lookup at all.
+    first_pairs: Box<[u64; 1024]>,
+}
+
+const WORD_LISTS: [(&[&str], u8); 5] = [
+    (COMMENT_WORDS, COMMENT),
+    (BOILERPLATE_WORDS, BOILERPLATE),
+    (FURNITURE_WORDS, FURNITURE),
+    (CONTENT_WORDS, CONTENT),
+    (STRONG_CONTENT_WORDS, STRONG_CONTENT),
+];
+
+fn pair_bit(token: &str) -> Option<usize> {
+    match token.as_bytes() {
+        [b0, b1, ..] => Some(usize::from(*b0) << 8 | usize::from(*b1)),
+        _ => None,
+    }
+}
+
+/// Built once.
+fn word_table() -> &'static WordTable {
+    static TABLE: OnceLock<WordTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut flags = HashMap::new();
+        let mut first_pairs = Box::new([0u64; 1024]);
+        let mut note_pair = |w: &str| {
+            if let Some(bit) = pair_bit(w) {
+                first_pairs[bit / 64] |= 1 << (bit % 64);
+            }
+        };
+        for (words, flag) in WORD_LISTS {
             for w in words {
-                *map.entry(*w).or_insert(0) |= flag;
+                *flags.entry(*w).or_insert(0) |= flag;
+                note_pair(w);
             }
         }
-        map
+        for (prefixes, _) in PREFIXES {
+            prefixes.iter().for_each(|p| note_pair(p));
+        }
+        WordTable { flags, first_pairs }
     })
 }
 
@@ -353,7 +341,13 @@ const PREFIXES: &[(&[&str], u8)] = &[
 
 /// The classes of one token: whole-word matches, and prefixes of longer compounds.
 fn flags_of(token: &str) -> u8 {
-    let mut flags = word_flags().get(token).copied().unwrap_or(0);
+    let table = word_table();
+    if let Some(bit) = pair_bit(token) {
+        if table.first_pairs[bit / 64] & (1 << (bit % 64)) == 0 {
+            return 0;
+        }
+    }
+    let mut flags = table.flags.get(token).copied().unwrap_or(0);
     for (prefixes, flag) in PREFIXES {
         if prefixes
             .iter()
@@ -365,15 +359,69 @@ fn flags_of(token: &str) -> u8 {
     flags
 }
 
-/// The union of the classes of every token of `value` (the same tokens as [`tokens`], without
-/// allocating a string per token).
-fn value_flags(
-    value: &str,
-    word: &mut String,
-    joined: &mut String,
-    mut flags_of: impl FnMut(&str) -> u8,
-) -> u8 {
+/// The union of the classes of every token of `value`.
+fn value_flags(value: &str, word: &mut String, joined: &mut String) -> u8 {
     let mut flags = 0;
+    for_each_token(value, word, joined, |token| flags |= flags_of(token));
+    flags
+}
+
+/// Calls `each` with the tokens of a `class`/`id` value: lower-case words split on every
+/// non-alphanumeric character and at lower→upper camel-case changes (`relatedPosts` →
+/// `related`, `posts`), then each hyphen/underscore compound joined up (`article-body` →
+/// `articlebody`), since sites write the same name both ways.
+fn for_each_token(value: &str, word: &mut String, joined: &mut String, each: impl FnMut(&str)) {
+    if value.is_ascii() {
+        ascii_tokens(value, word, joined, each);
+    } else {
+        unicode_tokens(value, word, joined, each);
+    }
+}
+
+/// [`for_each_token`] of an ASCII value (nearly all of them), with words as slices of the
+/// value: only a word with capitals is copied, to lower-case it.
+fn ascii_tokens(value: &str, word: &mut String, joined: &mut String, mut each: impl FnMut(&str)) {
+    for part in value.split(|c: char| matches!(c, '\t'..='\r' | ' ')) {
+        joined.clear();
+        let b = part.as_bytes();
+        let mut words = 0;
+        let mut i = 0;
+        while i < b.len() {
+            if !b[i].is_ascii_alphanumeric() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            i += 1;
+            // A word ends at a non-alphanumeric, or before a capital after a lower-case letter
+            // or a digit (camel case).
+            while i < b.len()
+                && b[i].is_ascii_alphanumeric()
+                && !(b[i].is_ascii_uppercase()
+                    && (b[i - 1].is_ascii_lowercase() || b[i - 1].is_ascii_digit()))
+            {
+                i += 1;
+            }
+            let w = &part[start..i];
+            let lower = if w.bytes().any(|c| c.is_ascii_uppercase()) {
+                word.clear();
+                word.push_str(w);
+                word.make_ascii_lowercase();
+                word.as_str()
+            } else {
+                w
+            };
+            each(lower);
+            joined.push_str(lower);
+            words += 1;
+        }
+        if words > 1 {
+            each(joined);
+        }
+    }
+}
+
+fn unicode_tokens(value: &str, word: &mut String, joined: &mut String, mut each: impl FnMut(&str)) {
     for part in value.split(char::is_whitespace) {
         word.clear();
         joined.clear();
@@ -382,38 +430,32 @@ fn value_flags(
         for c in part.chars() {
             if c.is_alphanumeric() {
                 if c.is_uppercase() && prev_lower && !word.is_empty() {
-                    flags |= flags_of(word);
+                    each(word);
                     words += 1;
                     word.clear();
                 }
                 prev_lower = c.is_lowercase() || c.is_ascii_digit();
-                if c.is_ascii() {
-                    word.push(c.to_ascii_lowercase());
-                    joined.push(c.to_ascii_lowercase());
-                } else {
-                    for l in c.to_lowercase() {
-                        word.push(l);
-                        joined.push(l);
-                    }
+                for l in c.to_lowercase() {
+                    word.push(l);
+                    joined.push(l);
                 }
             } else {
                 prev_lower = false;
                 if !word.is_empty() {
-                    flags |= flags_of(word);
+                    each(word);
                     words += 1;
                     word.clear();
                 }
             }
         }
         if !word.is_empty() {
-            flags |= flags_of(word);
+            each(word);
             words += 1;
         }
         if words > 1 {
-            flags |= flags_of(joined);
+            each(joined);
         }
     }
-    flags
 }
 
 /// The classes of `class`/`id` values, remembered per distinct value for one document: a page
@@ -421,8 +463,6 @@ fn value_flags(
 #[derive(Default)]
 pub struct NameFlags<'a> {
     seen: HashMap<&'a str, u8>,
-    /// And per word: the same words come back in many different values.
-    words: HashMap<Box<str>, u8>,
     word: String,
     joined: String,
 }
@@ -432,15 +472,7 @@ impl<'a> NameFlags<'a> {
         if let Some(&flags) = self.seen.get(value) {
             return flags;
         }
-        let words = &mut self.words;
-        let flags = value_flags(value, &mut self.word, &mut self.joined, |w| {
-            if let Some(&f) = words.get(w) {
-                return f;
-            }
-            let f = flags_of(w);
-            words.insert(w.into(), f);
-            f
-        });
+        let flags = value_flags(value, &mut self.word, &mut self.joined);
         self.seen.insert(value, flags);
         flags
     }
@@ -599,6 +631,33 @@ mod tests {
 
     fn m(class: &str) -> Mark {
         mark(Some(class), None, None, None, &mut NameFlags::default())
+    }
+
+    fn tokens(value: &str, out: &mut Vec<String>) {
+        let (mut word, mut joined) = (String::new(), String::new());
+        for_each_token(value, &mut word, &mut joined, |t| out.push(t.to_owned()));
+    }
+
+    #[test]
+    fn ascii_tokens_are_the_unicode_tokens_of_ascii_values() {
+        let values = [
+            "relatedPosts article-body",
+            "  nav__item--active  ",
+            "XMLHttpRequest a1B2c3D CSS-1x2Y3z",
+            "post_content\tentry\x0bcontent\x0cx\ry",
+            "ABC abc Abc aBC a-B-c 9Lives v2Beta",
+            "",
+            "---",
+            "sidebar widget_area",
+        ];
+        for v in values {
+            let (mut w, mut j) = (String::new(), String::new());
+            let mut ascii = Vec::new();
+            ascii_tokens(v, &mut w, &mut j, |t| ascii.push(t.to_owned()));
+            let mut unicode = Vec::new();
+            unicode_tokens(v, &mut w, &mut j, |t| unicode.push(t.to_owned()));
+            assert_eq!(ascii, unicode, "{v:?}");
+        }
     }
 
     #[test]
