@@ -142,13 +142,15 @@ impl Stats {
     }
 }
 
-/// What both passes share: document order, the never-text elements, each element's mark and
-/// each text node's measure (characters, commas), which every statistics round reads.
+/// What both passes share: document order, the never-text elements, each element's mark, each
+/// text node's measure (characters, commas) and each node's nearest block (itself or an
+/// ancestor), which every statistics round reads.
 struct Base {
     order: Vec<NodeId>,
     removed: Vec<bool>,
     marks: Vec<Mark>,
     measures: Vec<(u32, u32)>,
+    blocks: Vec<NodeId>,
 }
 
 impl Base {
@@ -158,9 +160,18 @@ impl Base {
         let mut removed = vec![false; n];
         let mut marks = vec![Mark::Neutral; n];
         let mut measures = vec![(0, 0); n];
+        let mut blocks = vec![NONE; n];
         let mut names = NameFlags::default();
         for &id in &order {
             let node = dom.node(id);
+            // Document order visits a parent before its children.
+            blocks[id as usize] = if node.is_element() && is_block(node.tag()) {
+                id
+            } else if node.parent != NONE {
+                blocks[node.parent as usize]
+            } else {
+                NONE
+            };
             let parent_removed = node.parent != NONE && removed[node.parent as usize];
             if parent_removed {
                 removed[id as usize] = true;
@@ -180,6 +191,7 @@ impl Base {
             removed,
             marks,
             measures,
+            blocks,
         }
     }
 }
@@ -194,6 +206,7 @@ struct Pass<'a> {
     removed: Vec<bool>,
     marks: &'a [Mark],
     measures: &'a [(u32, u32)],
+    blocks: &'a [NodeId],
     stats: Vec<Stats>,
     /// Characters of text owned directly by a block (its text nodes and inline descendants).
     own: Vec<u32>,
@@ -416,6 +429,7 @@ impl<'a> Pass<'a> {
             removed: base.removed.clone(),
             marks: &base.marks,
             measures: &base.measures,
+            blocks: &base.blocks,
             stats: vec![Stats::default(); n],
             own: vec![0; n],
             own_commas: vec![0; n],
@@ -547,7 +561,7 @@ impl<'a> Pass<'a> {
                     let s = &mut self.stats[id as usize];
                     s.text = len;
                     s.commas = commas;
-                    let owner = self.block_of(node.parent);
+                    let owner = self.blocks[node.parent as usize];
                     if owner != NONE {
                         self.own[owner as usize] += len;
                         self.own_commas[owner as usize] += commas;
@@ -575,17 +589,6 @@ impl<'a> Pass<'a> {
     }
 
     /// The nearest block element at or above `id`.
-    fn block_of(&self, mut id: NodeId) -> NodeId {
-        while id != NONE {
-            let n = self.dom.node(id);
-            if n.is_element() && is_block(n.tag()) {
-                return id;
-            }
-            id = n.parent;
-        }
-        NONE
-    }
-
     fn init_candidate(&mut self, id: NodeId) {
         if self.scored[id as usize] {
             return;
