@@ -44,6 +44,7 @@ pub struct Tokenizer<'a, S: TokenSink> {
     /// Text not yet sent to the sink.
     pending_text: Cell<Option<StrTendril>>,
     names: RefCell<HashMap<&'a str, LocalName>>,
+    short_names: RefCell<Box<ShortNames>>,
 }
 
 /// The document with its newlines normalised, in the buffer the tokens are sliced from.
@@ -53,6 +54,28 @@ pub fn prepare_input(html: &str) -> StrTendril {
         return StrTendril::from_slice(html);
     }
     StrTendril::from_slice(&html.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
+/// Slots of the table of short names (a power of two).
+const SHORT_NAME_SLOTS: usize = 256;
+
+/// Direct-mapped: each slot holds the last name whose key maps to it.
+type ShortNames = [Option<(u64, LocalName)>; SHORT_NAME_SLOTS];
+
+/// A name of up to 7 bytes as a number: its bytes, and its length in the top byte.
+fn short_name_key(name: &[u8]) -> Option<u64> {
+    if name.len() > 7 {
+        return None;
+    }
+    let mut key = [0u8; 8];
+    key[..name.len()].copy_from_slice(name);
+    key[7] = name.len() as u8;
+    Some(u64::from_le_bytes(key))
+}
+
+fn short_name_slot(key: u64) -> usize {
+    // Fibonacci hashing: the top bits of the product mix every byte of the key.
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % SHORT_NAME_SLOTS
 }
 
 fn is_space(b: u8) -> bool {
@@ -75,6 +98,7 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
             last_start_tag: None,
             pending_text: Cell::new(None),
             names: RefCell::default(),
+            short_names: RefCell::new(Box::new(std::array::from_fn(|_| None))),
         }
     }
 
@@ -266,10 +290,19 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
 
     /// A lower-cased name (tag or attribute) from `src[a..b]`, NUL replaced. Names are
     /// remembered by their spelling: a page repeats a few dozen names thousands of times, and
-    /// looking one up here is cheaper than interning it again.
+    /// looking one up here is cheaper than interning it again. Names of up to 7 bytes (most of
+    /// them) are looked up in a small direct-mapped table keyed by their bytes, without hashing
+    /// the string.
     fn name_atom(&self, a: usize, b: usize) -> LocalName {
         let s: &'a str = &self.src[a..b];
-        if let Some(atom) = self.names.borrow().get(s) {
+        let short = short_name_key(s.as_bytes());
+        if let Some(key) = short {
+            if let Some((k, atom)) = &self.short_names.borrow()[short_name_slot(key)] {
+                if *k == key {
+                    return atom.clone();
+                }
+            }
+        } else if let Some(atom) = self.names.borrow().get(s) {
             return atom.clone();
         }
         let atom = if s.bytes().any(|c| c.is_ascii_uppercase() || c == 0) {
@@ -277,7 +310,14 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
         } else {
             LocalName::from(s)
         };
-        self.names.borrow_mut().insert(s, atom.clone());
+        match short {
+            Some(key) => {
+                self.short_names.borrow_mut()[short_name_slot(key)] = Some((key, atom.clone()));
+            }
+            None => {
+                self.names.borrow_mut().insert(s, atom.clone());
+            }
+        }
         atom
     }
 
