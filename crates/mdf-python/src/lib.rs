@@ -264,9 +264,10 @@ fn extract_html<'py>(
     mdf_core::Params::check(&params)
         .map_err(|e| errors::ConfigError::new_err(format!("html_extractor params: {e}")))?;
     let extractor = mdf_html::Extractor::from_params(&params);
-    let body = html.to_vec();
+    // `html` borrows an immutable `bytes` object that the caller keeps alive for the whole call,
+    // so it can be read without the GIL (no copy of the page).
     let result =
-        py.detach(move || extractor.extract_bytes(&body, content_type.as_deref(), url.as_deref()));
+        py.detach(|| extractor.extract_bytes(html, content_type.as_deref(), url.as_deref()));
     let e = result.map_err(|err| errors::DataError::new_err(err.to_string()))?;
     let out = PyDict::new(py);
     out.set_item("text", e.text)?;
