@@ -933,31 +933,34 @@ mod tests {
 
     #[test]
     fn character_references_follow_the_spec() {
-        assert_eq!(text_ref("&amp;x", false), Some(("&".into(), 5)));
-        // Longest legacy name without `;`, then the rest is text.
-        assert_eq!(text_ref("&notit;", false), Some(("¬".into(), 4)));
-        assert_eq!(text_ref("&notin;", false), Some(("∉".into(), 7)));
-        // In an attribute a legacy name followed by `=` or an alphanumeric stays as written.
-        assert_eq!(text_ref("&copy=1", true), None);
-        assert_eq!(text_ref("&copyx", true), None);
-        assert_eq!(text_ref("&copy;x", true), Some(("©".into(), 6)));
-        assert_eq!(text_ref("&copy x", true), Some(("©".into(), 5)));
-        assert_eq!(
-            text_ref("&NotEqualTilde;", false),
-            Some(("≂\u{338}".into(), 15))
-        );
-        assert_eq!(text_ref("&xyz;", false), None);
-        assert_eq!(text_ref("&#x41;", false), Some(("A".into(), 6)));
-        assert_eq!(text_ref("&#65", false), Some(("A".into(), 4)));
-        assert_eq!(text_ref("&#128;", false), Some(("€".into(), 6)));
-        assert_eq!(text_ref("&#0;", false), Some(("\u{fffd}".into(), 4)));
-        assert_eq!(text_ref("&#xD800;", false), Some(("\u{fffd}".into(), 8)));
-        assert_eq!(
-            text_ref("&#99999999999;", false),
-            Some(("\u{fffd}".into(), 14))
-        );
-        assert_eq!(text_ref("&#x;", false), None);
-        assert_eq!(text_ref("& ", false), None);
+        // Decoded text and where the reference ends.
+        type Decoded = Option<(&'static str, usize)>;
+        // (input, in an attribute, expected)
+        let cases: &[(&str, bool, Decoded)] = &[
+            ("&amp;x", false, Some(("&", 5))),
+            // The longest legacy name without `;`, then the rest is text.
+            ("&notit;", false, Some(("¬", 4))),
+            ("&notin;", false, Some(("∉", 7))),
+            // In an attribute a legacy name followed by `=` or an alphanumeric stays as written.
+            ("&copy=1", true, None),
+            ("&copyx", true, None),
+            ("&copy;x", true, Some(("©", 6))),
+            ("&copy x", true, Some(("©", 5))),
+            ("&NotEqualTilde;", false, Some(("≂\u{338}", 15))),
+            ("&xyz;", false, None),
+            ("&#x41;", false, Some(("A", 6))),
+            ("&#65", false, Some(("A", 4))),
+            ("&#128;", false, Some(("€", 6))),
+            ("&#0;", false, Some(("\u{fffd}", 4))),
+            ("&#xD800;", false, Some(("\u{fffd}", 8))),
+            ("&#99999999999;", false, Some(("\u{fffd}", 14))),
+            ("&#x;", false, None),
+            ("& ", false, None),
+        ];
+        for &(input, in_attribute, expected) in cases {
+            let expected = expected.map(|(text, end)| (text.to_owned(), end));
+            assert_eq!(text_ref(input, in_attribute), expected, "{input:?}");
+        }
     }
 
     #[test]
