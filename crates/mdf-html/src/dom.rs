@@ -558,6 +558,21 @@ mod tests {
     }
 
     #[test]
+    fn a_short_page_is_held_to_the_depth_budget_too() {
+        // Shorter than one budget step (16 KiB): checked once the input is consumed.
+        let html = "<div>".repeat(600);
+        assert!(html.len() < CHUNK);
+        assert_eq!(
+            Dom::parse(&html, &budget()).expect_err("too deep"),
+            OverBudget::Depth(500)
+        );
+        assert_eq!(
+            Dom::parse_with_html5ever_tokenizer(&html, &budget()).expect_err("too deep"),
+            OverBudget::Depth(500)
+        );
+    }
+
+    #[test]
     fn node_budget() {
         let html = "<span>x</span>".repeat(10_000);
         let b = ParseBudget {

@@ -103,7 +103,7 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
     }
 
     /// Tokenizes everything, calling `checkpoint` each time about `every` more bytes were
-    /// consumed (where a budget can stop the parse), then sends end-of-file.
+    /// consumed (where a budget can stop the parse) and once after end-of-file.
     pub fn run<E>(
         &mut self,
         every: usize,
@@ -128,7 +128,8 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
         }
         let _ = self.emit(Token::EOFToken);
         self.sink.end();
-        Ok(())
+        // And once at the end: a page shorter than `every` is checked too.
+        checkpoint(self.sink)
     }
 
     fn bytes(&self) -> &'a [u8] {
