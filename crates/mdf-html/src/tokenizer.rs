@@ -82,6 +82,14 @@ fn is_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0C | b' ')
 }
 
+/// The first position from `k` that is not a space.
+fn skip_space(b: &[u8], mut k: usize) -> usize {
+    while k < b.len() && is_space(b[k]) {
+        k += 1;
+    }
+    k
+}
+
 /// Ends a tag name or an attribute name.
 fn ends_name(b: u8) -> bool {
     is_space(b) || b == b'/' || b == b'>'
@@ -186,9 +194,8 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
 
     /// Gathers `src[a..b]` with each NUL replaced by U+FFFD (raw text, PLAINTEXT, CDATA).
     fn text_replacing_nul(&self, a: usize, b: usize) {
-        match memchr(0, &self.bytes()[a..b]) {
-            None => self.text(a, b),
-            Some(_) => self.text_str(&self.src[a..b].replace('\0', "\u{fffd}")),
+        if b > a {
+            self.push_text(self.slice(a, b));
         }
     }
 
@@ -328,9 +335,7 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
         let mut attrs = AttrList::default();
         let mut self_closing = false;
         loop {
-            while k < b.len() && is_space(b[k]) {
-                k += 1;
-            }
+            k = skip_space(b, k);
             let Some(&c) = b.get(k) else {
                 self.pos = b.len();
                 return;
@@ -356,15 +361,11 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
                         k += 1;
                     }
                     let name_end = k;
-                    while k < b.len() && is_space(b[k]) {
-                        k += 1;
-                    }
+                    k = skip_space(b, k);
                     let mut value = StrTendril::new();
                     if b.get(k) == Some(&b'=') {
                         k += 1;
-                        while k < b.len() && is_space(b[k]) {
-                            k += 1;
-                        }
+                        k = skip_space(b, k);
                         match b.get(k) {
                             None => {
                                 self.pos = b.len();
@@ -460,24 +461,15 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
     }
 
     /// If `src[j..]` is the name of the last start tag (ASCII case-insensitive) followed by a
-    /// space, `/` or `>`, the position after the name: the end tag of a raw-text element.
-    fn appropriate_end_tag(&self, j: usize) -> Option<usize> {
-        let name = self.last_start_tag.as_ref()?.as_bytes();
+    /// space, `/` or `>`: that name and the position after it, the end tag of a raw-text element.
+    fn appropriate_end_tag(&self, j: usize) -> Option<(LocalName, usize)> {
+        let name = self.last_start_tag.as_ref()?;
         let end = j + name.len();
         let b = self.bytes();
         let candidate = b.get(j..end)?;
-        (candidate.eq_ignore_ascii_case(name) && b.get(end).is_some_and(|&c| ends_name(c)))
-            .then_some(end)
-    }
-
-    /// Emits the end tag of the current raw-text element found at `lt` (its `<`), whose name
-    /// ends at `name_end`.
-    fn raw_end_tag(&mut self, lt: usize, name_end: usize) {
-        let name = self
-            .last_start_tag
-            .clone()
-            .unwrap_or_else(|| self.name_atom(lt + 2, name_end));
-        self.attributes_and_emit(TagKind::EndTag, name, name_end);
+        (candidate.eq_ignore_ascii_case(name.as_bytes())
+            && b.get(end).is_some_and(|&c| ends_name(c)))
+        .then(|| (name.clone(), end))
     }
 
     // ---- RCDATA, RAWTEXT, script data ---------------------------------------------------------
@@ -506,9 +498,9 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
                 return;
             }
             if b.get(i + 1) == Some(&b'/') {
-                if let Some(name_end) = self.appropriate_end_tag(i + 2) {
+                if let Some((name, name_end)) = self.appropriate_end_tag(i + 2) {
                     self.text_replacing_nul(start, i);
-                    self.raw_end_tag(i, name_end);
+                    self.attributes_and_emit(TagKind::EndTag, name, name_end);
                     return;
                 }
             }
@@ -554,9 +546,9 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
             match escape {
                 Escape::None | Escape::Escaped => {
                     if b.get(i + 1) == Some(&b'/') {
-                        if let Some(name_end) = self.appropriate_end_tag(i + 2) {
+                        if let Some((name, name_end)) = self.appropriate_end_tag(i + 2) {
                             self.text_replacing_nul(start, i);
-                            self.raw_end_tag(i, name_end);
+                            self.attributes_and_emit(TagKind::EndTag, name, name_end);
                             return;
                         }
                     } else if escape == Escape::None {
@@ -793,12 +785,6 @@ fn numeric_char_ref(b: &[u8], j: usize) -> Option<([char; 2], usize)> {
 fn parse_doctype(src: &str, j: usize) -> (Doctype, usize) {
     let b = src.as_bytes();
     let mut d = Doctype::default();
-    let skip_space = |mut k: usize| {
-        while k < b.len() && is_space(b[k]) {
-            k += 1;
-        }
-        k
-    };
     let quirks_at = |mut d: Doctype, k: usize| {
         d.force_quirks = true;
         (d, k)
@@ -807,7 +793,7 @@ fn parse_doctype(src: &str, j: usize) -> (Doctype, usize) {
         let end = memchr(b'>', &b[k..]).map_or(b.len(), |n| k + n + 1);
         (d, end)
     };
-    let mut k = skip_space(j);
+    let mut k = skip_space(b, j);
     match b.get(k) {
         None => return quirks_at(d, k),
         Some(b'>') => return quirks_at(d, k + 1),
@@ -822,7 +808,7 @@ fn parse_doctype(src: &str, j: usize) -> (Doctype, usize) {
             .to_ascii_lowercase()
             .replace('\0', "\u{fffd}"),
     ));
-    k = skip_space(k);
+    k = skip_space(b, k);
     match b.get(k) {
         None => return quirks_at(d, k),
         Some(b'>') => return (d, k + 1),
@@ -841,7 +827,7 @@ fn parse_doctype(src: &str, j: usize) -> (Doctype, usize) {
             d.system_id = id;
         }
     };
-    k = skip_space(k + 6);
+    k = skip_space(b, k + 6);
     match quoted_id(src, k) {
         QuotedId::Closed(id, after) => {
             set_id(&mut d, public, Some(id));
@@ -864,7 +850,7 @@ fn parse_doctype(src: &str, j: usize) -> (Doctype, usize) {
     }
     if public {
         // An optional system identifier after the public one.
-        k = skip_space(k);
+        k = skip_space(b, k);
         match quoted_id(src, k) {
             QuotedId::Closed(id, after) => {
                 d.system_id = Some(id);
@@ -887,7 +873,7 @@ fn parse_doctype(src: &str, j: usize) -> (Doctype, usize) {
         }
     }
     // After the system identifier: spaces then `>`; anything else is a bogus tail (no quirks).
-    k = skip_space(k);
+    k = skip_space(b, k);
     match b.get(k) {
         None => quirks_at(d, k),
         Some(b'>') => (d, k + 1),
