@@ -378,36 +378,58 @@ fn is_furniture_tag(tag: &LocalName) -> bool {
 }
 
 /// Length in characters (whitespace runs count once) and comma count of a text.
+///
+/// ASCII runs go through the vectorised [`measure_ascii`] and only the other characters are
+/// decoded one by one: a page in a Latin-script language is mostly ASCII with a few accents.
 fn measure(s: &str) -> (u32, u32) {
+    let b = s.as_bytes();
     if s.is_ascii() {
-        return measure_ascii(s.as_bytes());
+        return measure_ascii(b);
     }
-    let mut len = 0u32;
-    let mut commas = 0u32;
-    let mut in_space = true;
-    let mut count = |space: bool, comma: bool| {
-        if space {
-            if !in_space {
-                len += 1;
-                in_space = true;
-            }
-        } else {
-            in_space = false;
-            len += 1;
-            commas += u32::from(comma);
+    let (mut len, mut commas) = (0u32, 0u32);
+    // Whether the character before `i` was whitespace (at the start: leading spaces are free).
+    let mut after_space = true;
+    let mut i = 0;
+    while i < b.len() {
+        let run = b[i..]
+            .iter()
+            .position(|&c| !c.is_ascii())
+            .unwrap_or(b.len() - i);
+        if run > 0 {
+            let ascii = &b[i..i + run];
+            let (run_len, run_commas) = measure_ascii(ascii);
+            // measure_ascii does not count a leading space; it starts a run after a word.
+            len += run_len + u32::from(!after_space && is_ascii_space(ascii[0]));
+            commas += run_commas;
+            after_space = is_ascii_space(ascii[run - 1]);
+            i += run;
         }
-    };
-    for c in s.chars() {
-        count(c.is_whitespace(), matches!(c, ',' | '，' | '、' | '،'));
+        let Some(c) = s[i..].chars().next() else {
+            break;
+        };
+        if c.is_whitespace() {
+            len += u32::from(!after_space);
+            after_space = true;
+        } else {
+            len += 1;
+            commas += u32::from(matches!(c, '，' | '、' | '،'));
+            after_space = false;
+        }
+        i += c.len_utf8();
     }
     (len, commas)
 }
 
-/// [`measure`] of ASCII text (whitespace as `char::is_whitespace` has it), written without
-/// branches so that it vectorises: every non-space counts, and so does every space that follows
-/// a non-space.
+/// ASCII whitespace as `char::is_whitespace` has it (tab, newline, vertical tab, form feed,
+/// carriage return, space).
+fn is_ascii_space(c: u8) -> bool {
+    c == b' ' || c.wrapping_sub(b'\t') < 5
+}
+
+/// [`measure`] of ASCII text, written without branches so that it vectorises: every non-space
+/// counts, and so does every space that follows a non-space.
 fn measure_ascii(b: &[u8]) -> (u32, u32) {
-    let space = |c: u8| u32::from(c == b' ' || c.wrapping_sub(b'\t') < 5);
+    let space = |c: u8| u32::from(is_ascii_space(c));
     let non_space: u32 = b.iter().map(|&c| 1 - space(c)).sum();
     let run_starts: u32 = b
         .iter()
@@ -529,36 +551,24 @@ impl<'a> Pass<'a> {
     }
 
     /// Bottom-up sums over the kept tree, and the text each block owns directly.
+    ///
+    /// Each kept node's figures are written whole when it is visited, from its children's
+    /// (visited before it in reverse document order), so nothing is zeroed first.
     fn compute_stats(&mut self) {
         let dom = self.dom;
-        for s in self.stats.iter_mut() {
-            *s = Stats::default();
-        }
         self.own.iter_mut().for_each(|x| *x = 0);
         self.own_commas.iter_mut().for_each(|x| *x = 0);
         for i in (0..self.order.len()).rev() {
             let id = self.order[i];
-            let node = dom.node(id);
             if self.removed[id as usize] {
-                // Form controls and embeds are not text, but readability counts them.
-                if node.is_element() && node.parent != NONE && !self.removed[node.parent as usize] {
-                    let parent = &mut self.stats[node.parent as usize];
-                    match *node.tag() {
-                        local_name!("input") | local_name!("textarea") | local_name!("select") => {
-                            parent.input += 1
-                        }
-                        local_name!("iframe") | local_name!("object") | local_name!("embed") => {
-                            parent.embed += 1
-                        }
-                        _ => {}
-                    }
-                }
+                self.stats[id as usize] = Stats::default();
                 continue;
             }
+            let node = dom.node(id);
+            let mut s = Stats::default();
             match &node.data {
                 NodeData::Text(_) => {
                     let (len, commas) = self.measures[id as usize];
-                    let s = &mut self.stats[id as usize];
                     s.text = len;
                     s.commas = commas;
                     let owner = self.blocks[node.parent as usize];
@@ -568,7 +578,7 @@ impl<'a> Pass<'a> {
                     }
                 }
                 NodeData::Element { .. } => {
-                    let s = &mut self.stats[id as usize];
+                    self.sum_children(id, &mut s);
                     match *node.tag() {
                         local_name!("a") => s.link = s.text,
                         local_name!("p") => s.p += 1,
@@ -579,11 +589,32 @@ impl<'a> Pass<'a> {
                         _ => {}
                     }
                 }
-                _ => {}
+                _ => self.sum_children(id, &mut s),
             }
-            if node.parent != NONE {
-                let s = self.stats[id as usize];
-                self.stats[node.parent as usize].add(&s);
+            self.stats[id as usize] = s;
+        }
+    }
+
+    /// Adds the figures of `id`'s kept children to `s`.
+    fn sum_children(&self, id: NodeId, s: &mut Stats) {
+        let dom = self.dom;
+        for child in dom.children(id) {
+            if !self.removed[child as usize] {
+                s.add(&self.stats[child as usize]);
+                continue;
+            }
+            // Form controls and embeds are not text, but readability counts them.
+            let node = dom.node(child);
+            if node.is_element() {
+                match *node.tag() {
+                    local_name!("input") | local_name!("textarea") | local_name!("select") => {
+                        s.input += 1
+                    }
+                    local_name!("iframe") | local_name!("object") | local_name!("embed") => {
+                        s.embed += 1
+                    }
+                    _ => {}
+                }
             }
         }
     }
@@ -1031,16 +1062,26 @@ impl TextWriter {
             self.cur.push_str(t);
             return;
         }
-        for c in t.chars() {
-            if c.is_whitespace() {
+        // Word by word: a whitespace run becomes one pending space, each word is copied whole.
+        let mut rest = t;
+        while !rest.is_empty() {
+            let word_start = rest
+                .find(|c: char| !c.is_whitespace())
+                .unwrap_or(rest.len());
+            if word_start > 0 {
                 self.pending_space = true;
-            } else {
-                if self.pending_space && !self.cur.is_empty() && !self.cur.ends_with(['\n', ' ']) {
-                    self.cur.push(' ');
-                }
-                self.pending_space = false;
-                self.cur.push(c);
+                rest = &rest[word_start..];
             }
+            let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            if word_end == 0 {
+                continue;
+            }
+            if self.pending_space && !self.cur.is_empty() && !self.cur.ends_with(['\n', ' ']) {
+                self.cur.push(' ');
+            }
+            self.pending_space = false;
+            self.cur.push_str(&rest[..word_end]);
+            rest = &rest[word_end..];
         }
     }
 
@@ -1223,6 +1264,77 @@ mod tests {
             );
         }
         assert_eq!(measure("  a，b、c  "), (6, 2));
+        // Mixed text: ASCII runs and decoded characters meet at every kind of boundary.
+        let pieces = [
+            "a", " ", ",", "é", "\u{a0}", "，", "日本", "\u{3000}", "\n\t", "x y",
+        ];
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        for _ in 0..2000 {
+            let s: String = (0..next() % 12)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            assert_eq!(measure(&s), measure_by_characters(&s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn text_writer_collapses_whitespace_word_by_word() {
+        // Reference: the character-by-character definition (a whitespace run is one space,
+        // none at the start of a block or after a line break).
+        fn by_characters(texts: &[&str]) -> String {
+            let (mut cur, mut pending) = (String::new(), false);
+            for c in texts.concat().chars() {
+                if c.is_whitespace() {
+                    pending = true;
+                } else {
+                    if pending && !cur.is_empty() && !cur.ends_with(['\n', ' ']) {
+                        cur.push(' ');
+                    }
+                    pending = false;
+                    cur.push(c);
+                }
+            }
+            cur
+        }
+        let pieces = [
+            "word", " ", "\n\t ", "é", "\u{a0}", "日本", "\u{3000}", ",", "",
+        ];
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..2000 {
+            let texts: Vec<&str> = (0..next() % 8)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            let mut w = TextWriter::new(1);
+            for t in &texts {
+                w.text(t);
+            }
+            assert_eq!(w.cur, by_characters(&texts), "{texts:?}");
+        }
+    }
+
+    /// A reproducible stream of pseudo-random numbers (xorshift64).
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    fn measure_by_characters(s: &str) -> (u32, u32) {
+        let (mut len, mut commas, mut in_space) = (0, 0, true);
+        for c in s.chars() {
+            if c.is_whitespace() {
+                len += u32::from(!in_space);
+                in_space = true;
+            } else {
+                len += 1;
+                commas += u32::from(matches!(c, ',' | '，' | '、' | '،'));
+                in_space = false;
+            }
+        }
+        (len, commas)
     }
     use crate::dom::ParseBudget;
 
