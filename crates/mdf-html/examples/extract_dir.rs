@@ -58,7 +58,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for _ in 0..repeat {
             for (_, body) in &pages {
                 if let Ok(d) = mdf_html::decode::decode(body, None, None) {
-                    if let Ok(dom) = mdf_html::dom::Dom::parse(&d.text, &extractor.budget) {
+                    if let Ok(dom) = mdf_html::dom::Dom::parse_keeping(
+                        &d.text,
+                        &extractor.budget,
+                        mdf_html::dom::KeptAttributes::ForExtraction,
+                    ) {
                         nodes += dom.nodes.len();
                     }
                 }

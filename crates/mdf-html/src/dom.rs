@@ -19,6 +19,7 @@ use html5ever::tokenizer::TokenizerOpts;
 use html5ever::tree_builder::{TreeBuilder, TreeBuilderOpts};
 use html5ever::{local_name, ns, parse_document, Attribute, LocalName, ParseOpts, QualName};
 
+pub use crate::tokenizer::KeptAttributes;
 use crate::tokenizer::{self, Tokenizer};
 
 /// Index of a node in [`Dom::nodes`].
@@ -128,15 +129,25 @@ const CHUNK: usize = 16 * 1024;
 impl Dom {
     pub const DOCUMENT: NodeId = 0;
 
-    /// Parses `html` within `budget`.
+    /// Parses `html` within `budget`, every attribute kept.
     pub fn parse(html: &str, budget: &ParseBudget) -> Result<Dom, OverBudget> {
+        Self::parse_keeping(html, budget, KeptAttributes::All)
+    }
+
+    /// Parses `html` within `budget`, keeping the attributes `kept` names (the tree is the same
+    /// whatever it is).
+    pub fn parse_keeping(
+        html: &str,
+        budget: &ParseBudget,
+        kept: KeptAttributes,
+    ) -> Result<Dom, OverBudget> {
         // Real pages have about one node per 100 bytes: reserving for that saves the copies of
         // a growing arena (never more than the budget allows).
         let expected_nodes = (html.len() / 128).min(budget.max_nodes);
         let builder = TreeBuilder::new(Sink::new(expected_nodes), TreeBuilderOpts::default());
         let input = tokenizer::prepare_input(html);
         let start = Instant::now();
-        Tokenizer::new(&builder, &input).run(CHUNK, |b| b.sink.check(budget, start))?;
+        Tokenizer::new(&builder, &input, kept).run(CHUNK, |b| b.sink.check(budget, start))?;
         builder.sink.into_dom(budget)
     }
 
@@ -170,6 +181,17 @@ impl Dom {
             parser.tokenizer.sink.sink.check(budget, start)?;
         }
         parser.finish().into_dom(budget)
+    }
+
+    /// Drops the attributes `kept` does not keep, as [`Dom::parse_keeping`] would not have made
+    /// them. For comparing a full parse with a filtered one.
+    #[doc(hidden)]
+    pub fn retain_attributes(&mut self, kept: KeptAttributes) {
+        for node in &mut self.nodes {
+            if let NodeData::Element { attrs } = &mut node.data {
+                attrs.retain(|a| kept.keeps(&node.name.local, a.name.local.as_bytes()));
+            }
+        }
     }
 
     /// The document tree as text, one line per node indented by depth: elements with their

@@ -27,7 +27,7 @@ use mdf_core::batch::{str_column, StrColumn, StrLookup};
 use mdf_core::{Component, Operator, OperatorKind, Params, Result, Verdicts};
 
 use crate::decode::{decode, Undecodable};
-use crate::dom::{Dom, OverBudget, ParseBudget};
+use crate::dom::{Dom, KeptAttributes, OverBudget, ParseBudget};
 use crate::extract::{extract, ExtractOptions, Extraction};
 
 /// Params of `html_extractor`.
@@ -293,7 +293,9 @@ impl Extractor {
             });
         }
         let run = || -> std::result::Result<Extraction, ExtractError> {
-            let dom = Dom::parse(html, &self.budget).map_err(ExtractError::OverBudget)?;
+            // The extractor reads a dozen attributes: the others are not materialised.
+            let dom = Dom::parse_keeping(html, &self.budget, KeptAttributes::ForExtraction)
+                .map_err(ExtractError::OverBudget)?;
             Ok(extract(&dom, &self.options))
         };
         let mut out = catch_unwind(AssertUnwindSafe(run)).map_err(|_| ExtractError::Panicked)??;

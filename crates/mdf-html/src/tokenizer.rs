@@ -18,8 +18,85 @@ use html5ever::data::{C1_REPLACEMENTS, NAMED_ENTITIES};
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{Doctype, Tag, TagKind, Token, TokenSink, TokenSinkResult};
-use html5ever::{ns, Attribute, LocalName, QualName};
+use html5ever::{local_name, ns, Attribute, LocalName, QualName};
 use memchr::{memchr, memchr2, memchr3, memmem};
+
+/// Which attributes a parse puts on the elements of the tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KeptAttributes {
+    /// Every attribute, as the page has it.
+    #[default]
+    All,
+    /// Only what main-content extraction reads (`EXTRACTION_ATTRIBUTES`), what steers the tree
+    /// builder (`TREE_BUILDER_ATTRIBUTES`) and every attribute of a formatting element (the
+    /// tree builder compares those whole). The tree is the same; the rest (`href`, `src`,
+    /// `data-*`, ...: most of a page's attributes) is never decoded, interned or allocated.
+    ForExtraction,
+}
+
+/// The attributes the extractor reads: boilerplate hints, hidden markers, metadata.
+const EXTRACTION_ATTRIBUTES: &[&str] = &[
+    "class",
+    "id",
+    "style",
+    "hidden",
+    "aria-hidden",
+    "role",
+    "itemprop",
+    "lang",
+    "property",
+    "name",
+    "content",
+];
+
+/// The attributes html5ever's tree builder looks at (`<input type=hidden>` in tables, form
+/// association, declarative shadow roots, MathML integration points, `<meta>` encodings).
+const TREE_BUILDER_ATTRIBUTES: &[&str] = &[
+    "type",
+    "form",
+    "shadowrootmode",
+    "encoding",
+    "charset",
+    "http-equiv",
+];
+
+impl KeptAttributes {
+    /// Whether an attribute named `name` (as written, any ASCII case) is kept on `element`.
+    pub fn keeps(self, element: &LocalName, name: &[u8]) -> bool {
+        match self {
+            KeptAttributes::All => true,
+            KeptAttributes::ForExtraction => {
+                is_formatting_element(element)
+                    || EXTRACTION_ATTRIBUTES
+                        .iter()
+                        .chain(TREE_BUILDER_ATTRIBUTES)
+                        .any(|kept| kept.as_bytes().eq_ignore_ascii_case(name))
+            }
+        }
+    }
+}
+
+/// The spec's formatting elements: the tree builder clones them and compares their attributes
+/// (the "Noah's Ark" limit of three identical ones), so they keep all of theirs.
+fn is_formatting_element(name: &LocalName) -> bool {
+    matches!(
+        *name,
+        local_name!("a")
+            | local_name!("b")
+            | local_name!("big")
+            | local_name!("code")
+            | local_name!("em")
+            | local_name!("font")
+            | local_name!("i")
+            | local_name!("nobr")
+            | local_name!("s")
+            | local_name!("small")
+            | local_name!("strike")
+            | local_name!("strong")
+            | local_name!("tt")
+            | local_name!("u")
+    )
+}
 
 /// What the next input bytes are, as far as the tokenizer's outer state goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +122,7 @@ pub struct Tokenizer<'a, S: TokenSink> {
     pending_text: Cell<Option<StrTendril>>,
     names: RefCell<HashMap<&'a str, LocalName>>,
     short_names: RefCell<Box<ShortNames>>,
+    kept_attributes: KeptAttributes,
 }
 
 /// The document with its newlines normalised, in the buffer the tokens are sliced from.
@@ -115,7 +193,7 @@ fn ends_name(b: u8) -> bool {
 }
 
 impl<'a, S: TokenSink> Tokenizer<'a, S> {
-    pub fn new(sink: &'a S, input: &'a StrTendril) -> Self {
+    pub fn new(sink: &'a S, input: &'a StrTendril, kept_attributes: KeptAttributes) -> Self {
         Tokenizer {
             sink,
             src: input,
@@ -126,6 +204,7 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
             pending_text: Cell::new(None),
             names: RefCell::default(),
             short_names: RefCell::new(Box::new(std::array::from_fn(|_| None))),
+            kept_attributes,
         }
     }
 
@@ -211,11 +290,24 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
         }
     }
 
-    /// Gathers `src[a..b]` with each NUL replaced by U+FFFD (raw text, PLAINTEXT, CDATA).
+    /// Gathers `src[a..b]` with each NUL replaced by U+FFFD (raw text, PLAINTEXT).
     fn text_replacing_nul(&self, a: usize, b: usize) {
         if b > a {
             self.push_text(self.slice(a, b));
         }
+    }
+
+    /// Gathers `src[a..b]` as text with each NUL sent as a null-character token (CDATA: the
+    /// tree builder decides, e.g. drops it inside an SVG `<title>` and replaces it elsewhere in
+    /// foreign content).
+    fn text_with_nul_tokens(&self, a: usize, b: usize) {
+        let mut k = a;
+        while let Some(off) = memchr(0, &self.bytes()[k..b]) {
+            self.text(k, k + off);
+            let _ = self.emit(Token::NullCharacterToken);
+            k += off + 1;
+        }
+        self.text(k, b);
     }
 
     /// `src[a..b]` as a tendril: a slice of the shared buffer, or a copy with NUL replaced.
@@ -381,7 +473,8 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
                     }
                     let name_end = k;
                     k = skip_space(b, k);
-                    let mut value = StrTendril::new();
+                    // Where the value is (an attribute without `=` has an empty one).
+                    let mut value_range = None;
                     if b.get(k) == Some(&b'=') {
                         k += 1;
                         k = skip_space(b, k);
@@ -395,7 +488,7 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
                                     self.pos = b.len();
                                     return;
                                 };
-                                value = self.attr_value(k + 1, k + 1 + len);
+                                value_range = Some((k + 1, k + 1 + len));
                                 k += len + 2;
                             }
                             Some(b'>') => {}
@@ -408,11 +501,15 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
                                     self.pos = k;
                                     return;
                                 }
-                                value = self.attr_value(start, k);
+                                value_range = Some((start, k));
                             }
                         }
                     }
-                    attrs.push(self.name_atom(name_start, name_end), value);
+                    if self.kept_attributes.keeps(&name, &b[name_start..name_end]) {
+                        let value = value_range
+                            .map_or_else(StrTendril::new, |(a, z)| self.attr_value(a, z));
+                        attrs.push(self.name_atom(name_start, name_end), value);
+                    }
                 }
             }
         }
@@ -613,7 +710,7 @@ impl<'a, S: TokenSink> Tokenizer<'a, S> {
         } {
             let content = j + 7;
             let end = memmem::find(&b[content..], b"]]>").map(|n| content + n);
-            self.text_replacing_nul(content, end.unwrap_or(b.len()));
+            self.text_with_nul_tokens(content, end.unwrap_or(b.len()));
             self.pos = end.map_or(b.len(), |e| e + 3);
         } else {
             self.bogus_comment(j);
