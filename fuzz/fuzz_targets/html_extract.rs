@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mdf_html::decode::decode;
-use mdf_html::dom::{Dom, ParseBudget};
+use mdf_html::dom::{Dom, KeptAttributes, ParseBudget};
 use mdf_html::extract::{extract, ExtractOptions};
 
 fuzz_target!(|data: &[u8]| {
@@ -28,7 +28,8 @@ fuzz_target!(|data: &[u8]| {
         max_depth: 256,
         timeout: None,
     };
-    let Ok(dom) = Dom::parse(&decoded.text, &budget) else {
+    // The extractor's own parse: only the attributes it reads.
+    let Ok(dom) = Dom::parse_keeping(&decoded.text, &budget, KeptAttributes::ForExtraction) else {
         return;
     };
     let options = ExtractOptions {

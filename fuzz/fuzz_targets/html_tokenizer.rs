@@ -30,5 +30,8 @@ fuzz_target!(|data: &[u8]| {
         d.retain_attributes(kept);
         d.outline()
     });
-    assert_eq!(filtered, reference_filtered, "filtered trees differ on {html:?}");
+    assert_eq!(
+        filtered, reference_filtered,
+        "filtered trees differ on {html:?}"
+    );
 });

@@ -189,7 +189,15 @@ impl Dom {
     pub fn retain_attributes(&mut self, kept: KeptAttributes) {
         for node in &mut self.nodes {
             if let NodeData::Element { attrs } = &mut node.data {
-                attrs.retain(|a| kept.keeps(&node.name.local, a.name.local.as_bytes()));
+                // The decision is on the name as written: `xml:lang` on an SVG element is
+                // `lang` in the XML namespace once the tree builder has adjusted it.
+                attrs.retain(|a| {
+                    let written = match &a.name.prefix {
+                        Some(prefix) => format!("{}:{}", &**prefix, &*a.name.local),
+                        None => a.name.local.to_string(),
+                    };
+                    kept.keeps(&node.name.local, written.as_bytes())
+                });
             }
         }
     }

@@ -173,6 +173,7 @@ const PIECES: &[&str] = &[
     "<input form=f name=n>",
     "<template shadowrootmode=open>",
     "<meta charset=utf-8 data-m=1>",
+    "<path xml:lang=ko lang=ko xlink:href=x xmlns:xlink=y viewbox='0 0 1 1'>",
     "<b>",
     "</b>",
     "<i>",
