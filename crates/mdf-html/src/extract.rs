@@ -1241,19 +1241,7 @@ mod tests {
         for b in 0u8..128 {
             let c = b as char;
             let s = format!("ab{c}{c}cd,{c}");
-            let expected = {
-                let (mut len, mut in_space) = (0, true);
-                for ch in s.chars() {
-                    if ch.is_whitespace() {
-                        len += u32::from(!in_space);
-                        in_space = true;
-                    } else {
-                        len += 1;
-                        in_space = false;
-                    }
-                }
-                len
-            };
+            let (expected, _) = measure_by_characters(&s);
             let commas = s.matches(',').count() as u32;
             assert_eq!(measure(&s), (expected, commas), "byte {b:#x}");
             let (slow_len, slow_commas) = measure(&format!("{s}é"));

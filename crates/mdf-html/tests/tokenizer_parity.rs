@@ -14,6 +14,7 @@ mod common;
 use common::{mutate, seeds_with, XorShift};
 use mdf_html::decode::decode;
 use mdf_html::dom::{Dom, KeptAttributes, ParseBudget};
+use mdf_html::extract::{extract, ExtractOptions};
 
 fn budget() -> ParseBudget {
     ParseBudget {
@@ -118,6 +119,65 @@ fn same_tree_as_html5ever_on_mutated_pages() {
         mutate(&mut rng, &mut page);
         let text = String::from_utf8_lossy(&page);
         assert_same_tree(&text, &format!("mutation {i}"));
+    }
+}
+
+/// The extractor parses with `KeptAttributes::ForExtraction`: every attribute it reads must be
+/// in that list, or its output would change without any tree test noticing. Same text, title,
+/// author, date and language from the full parse and the filtered one, on real and mutated
+/// pages, with comments on and off.
+/// A page whose text depends on every attribute the extractor reads.
+const ATTRIBUTE_PAGE: &str = r#"<html lang="de"><head><title>Ein Titel</title>
+<meta name="author" content="Jane Roe"><meta property="article:published_time" content="2024-05-01">
+</head><body>
+<div role="navigation"><p>Home, News, Sport, Weather, Contact, About us, Archive, Subscribe.</p></div>
+<div class="share-buttons"><p>Share this on Facebook, Twitter, and by email to your friends.</p></div>
+<div itemprop="articleBody">
+<p>The council met on Tuesday to discuss the new budget, which includes funding for roads,
+schools, and the library, and after a long debate the members agreed to postpone the vote.</p>
+<p hidden>Hidden by its attribute, a sentence that must not appear in the text at all.</p>
+<p aria-hidden="true">Hidden from screen readers, a sentence that must not appear either.</p>
+<p style="display: none">Hidden by its style, a sentence that must not appear in the text.</p>
+<p>Residents who spoke at the meeting, many of them parents, asked for more crossings near the
+schools, and the mayor said that a plan would be presented in the spring, before the summer.</p>
+</div>
+<div id="comments"><p>Reader one wrote a comment, long enough to count as text, about the roads.</p></div>
+</body></html>"#;
+
+#[test]
+fn extraction_reads_only_kept_attributes() {
+    let mut seeds = seeds_with(usize::MAX, usize::MAX);
+    seeds.push(ATTRIBUTE_PAGE.as_bytes().to_vec());
+    let mut rng = XorShift(0x5851_F42D_4C95_7F2D);
+    let mutated = (0..cases() / 20).map(|i| {
+        let mut page = seeds[i % seeds.len()].clone();
+        mutate(&mut rng, &mut page);
+        page
+    });
+    for (i, page) in seeds.iter().cloned().chain(mutated).enumerate() {
+        let html = String::from_utf8_lossy(&page);
+        let full = Dom::parse(&html, &budget());
+        let filtered = Dom::parse_keeping(&html, &budget(), KeptAttributes::ForExtraction);
+        let (full, filtered) = match (full, filtered) {
+            (Ok(full), Ok(filtered)) => (full, filtered),
+            (Err(a), Err(b)) if a == b => continue,
+            (a, b) => panic!(
+                "page {i}: the parses disagree: {:?} / {:?}",
+                a.err(),
+                b.err()
+            ),
+        };
+        for include_comments in [false, true] {
+            let opts = ExtractOptions {
+                include_comments,
+                ..ExtractOptions::default()
+            };
+            assert_eq!(
+                extract(&full, &opts),
+                extract(&filtered, &opts),
+                "page {i}, comments {include_comments}"
+            );
+        }
     }
 }
 
