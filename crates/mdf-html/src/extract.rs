@@ -593,6 +593,11 @@ impl<'a> Pass<'a> {
             }
             self.stats[id as usize] = s;
         }
+        // The document node is not in `order`; a page without <body> (a frameset) is scored
+        // from it.
+        let mut document = Stats::default();
+        self.sum_children(Dom::DOCUMENT, &mut document);
+        self.stats[Dom::DOCUMENT as usize] = document;
     }
 
     /// Adds the figures of `id`'s kept children to `s`.
@@ -1298,6 +1303,31 @@ mod tests {
             }
             assert_eq!(w.cur, by_characters(&texts), "{texts:?}");
         }
+    }
+
+    #[test]
+    fn a_page_without_body_is_counted_from_the_document() {
+        let html =
+            "<frameset><frame></frameset><noframes>Text for browsers without frames.</noframes>";
+        let b = ParseBudget {
+            max_nodes: 1_000,
+            max_depth: 100,
+            timeout: None,
+        };
+        let dom = Dom::parse(html, &b).expect("parse");
+        assert!(dom
+            .find_first(Dom::DOCUMENT, &local_name!("body"))
+            .is_none());
+        let base = Base::new(&dom);
+        let opts = ExtractOptions::default();
+        let mut pass = Pass::new(&dom, &base, &opts, true);
+        pass.compute_stats();
+        let children: u32 = dom
+            .children(Dom::DOCUMENT)
+            .map(|c| pass.stats[c as usize].text)
+            .sum();
+        assert!(children > 0, "the <noframes> text counts");
+        assert_eq!(pass.stats[Dom::DOCUMENT as usize].text, children);
     }
 
     /// A reproducible stream of pseudo-random numbers (xorshift64).
