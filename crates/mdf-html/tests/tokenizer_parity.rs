@@ -122,10 +122,6 @@ fn same_tree_as_html5ever_on_mutated_pages() {
     }
 }
 
-/// The extractor parses with `KeptAttributes::ForExtraction`: every attribute it reads must be
-/// in that list, or its output would change without any tree test noticing. Same text, title,
-/// author, date and language from the full parse and the filtered one, on real and mutated
-/// pages, with comments on and off.
 /// A page whose text depends on every attribute the extractor reads.
 const ATTRIBUTE_PAGE: &str = r#"<html lang="de"><head><title>Ein Titel</title>
 <meta name="author" content="Jane Roe"><meta property="article:published_time" content="2024-05-01">
@@ -144,6 +140,10 @@ schools, and the mayor said that a plan would be presented in the spring, before
 <div id="comments"><p>Reader one wrote a comment, long enough to count as text, about the roads.</p></div>
 </body></html>"#;
 
+/// The extractor parses with `KeptAttributes::ForExtraction`: every attribute it reads must be
+/// in that list, or its output would change without any tree test noticing. Same text, title,
+/// author, date and language from the full parse and the filtered one, on real and mutated
+/// pages, with comments on and off.
 #[test]
 fn extraction_reads_only_kept_attributes() {
     let mut seeds = seeds_with(usize::MAX, usize::MAX);
