@@ -2,6 +2,7 @@
 //! about `target_file_size_mb`, published atomically. Files are byte-deterministic for the same
 //! batches (no timestamps or random ids), so reruns and resumed runs reproduce them exactly.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -238,7 +239,7 @@ impl ShardWriter for ParquetShardWriter {
             Some(w) => w,
             None => {
                 let file = self.files.create()?;
-                let properties = store_media_uncompressed(&self.properties, &batch);
+                let properties = column_properties(&self.properties, &batch);
                 let w = ArrowWriter::try_new(file, batch.schema(), Some(properties))
                     .map_err(|e| parquet_error(self.files.current_path(), e))?;
                 self.writer.insert(w)
@@ -315,30 +316,126 @@ impl ParquetShardWriter {
     }
 }
 
-/// The writer's properties, with binary columns that hold already-compressed media (JPEG, PNG,
-/// video, gzip, ...) stored uncompressed and without a dictionary: compressing them again costs
-/// CPU (3.5 % of an image profiling run) and gains nothing. Decided from the file's first batch,
-/// so the same batches give the same bytes.
-fn store_media_uncompressed(base: &WriterProperties, batch: &RecordBatch) -> WriterProperties {
-    let media: Vec<&str> = batch
-        .schema_ref()
-        .fields()
-        .iter()
-        .zip(batch.columns())
-        .filter(|(_, column)| holds_compressed_media(column.as_ref()))
-        .map(|(field, _)| field.name().as_str())
-        .collect();
-    if media.is_empty() {
-        return base.clone();
-    }
+/// The writer's properties, adjusted per column from the file's first batch (so the same
+/// batches give the same bytes):
+/// * binary columns that hold already-compressed media (JPEG, PNG, video, gzip, ...) are stored
+///   uncompressed and without a dictionary: compressing them again costs CPU (3.5 % of an image
+///   profiling run) and gains nothing;
+/// * columns whose values are (nearly) all distinct get no dictionary, see [`dictionary_pays`].
+fn column_properties(base: &WriterProperties, batch: &RecordBatch) -> WriterProperties {
     let mut builder = base.clone().into_builder();
-    for name in media {
-        let path = ColumnPath::from(name);
-        builder = builder
-            .set_column_compression(path.clone(), Compression::UNCOMPRESSED)
-            .set_column_dictionary_enabled(path, false);
+    for (field, column) in batch.schema_ref().fields().iter().zip(batch.columns()) {
+        if holds_compressed_media(column.as_ref()) {
+            let path = ColumnPath::from(field.name().as_str());
+            builder = builder
+                .set_column_compression(path.clone(), Compression::UNCOMPRESSED)
+                .set_column_dictionary_enabled(path, false);
+        } else {
+            for path in columns_without_dictionary(field.name(), column.as_ref()) {
+                builder = builder.set_column_dictionary_enabled(path, false);
+            }
+        }
     }
     builder.build()
+}
+
+/// The leaf columns under `name` (the column itself, or the fields of a struct, at any depth)
+/// for which a dictionary does not pay.
+fn columns_without_dictionary(name: &str, column: &dyn Array) -> Vec<ColumnPath> {
+    let mut out = Vec::new();
+    collect_columns_without_dictionary(&mut vec![name.to_owned()], column, &mut out);
+    out
+}
+
+fn collect_columns_without_dictionary(
+    path: &mut Vec<String>,
+    column: &dyn Array,
+    out: &mut Vec<ColumnPath>,
+) {
+    if let Some(fields) = column.as_struct_opt() {
+        for (field, child) in fields.fields().iter().zip(fields.columns()) {
+            path.push(field.name().clone());
+            collect_columns_without_dictionary(path, child.as_ref(), out);
+            path.pop();
+        }
+    } else if dictionary_pays(column) == Some(false) {
+        out.push(ColumnPath::new(path.clone()));
+    }
+}
+
+/// [`dictionary_pays`] judges a column on its first values up to this many bytes (PLAIN size; a
+/// quarter of the page parquet-mr judges on: hashing the sample is a cost per file) ...
+const DICTIONARY_SAMPLE_BYTES: usize = 256 << 10;
+/// ... or, when the first batch holds less, on all its values if they are at least this many;
+/// below it the writer's default (a dictionary, dropped when it outgrows its page) stays.
+const DICTIONARY_SAMPLE_MIN: usize = 64;
+
+/// Whether dictionary encoding would make this column smaller, judged on its (first batch's)
+/// values the way parquet-mr judges a column's first page: the distinct values once plus a
+/// bit-packed index per value must take fewer bytes than the plain values. `None` for types it
+/// does not judge (nested, boolean) and for samples too small to judge.
+///
+/// The `parquet` crate always starts a column chunk with a dictionary and gives it up only when
+/// it outgrows its page (1 MiB): for ids, URLs, offsets and document text that is every value
+/// hashed and interned up to there for no saving (each is still stored once, plus an index).
+fn dictionary_pays(column: &dyn Array) -> Option<bool> {
+    match column.data_type() {
+        DataType::Utf8 => smaller_with_dictionary(column.as_string::<i32>().iter().map(bytes), 4),
+        DataType::LargeUtf8 => {
+            smaller_with_dictionary(column.as_string::<i64>().iter().map(bytes), 4)
+        }
+        DataType::Utf8View => smaller_with_dictionary(column.as_string_view().iter().map(bytes), 4),
+        DataType::Binary => smaller_with_dictionary(column.as_binary::<i32>().iter(), 4),
+        DataType::LargeBinary => smaller_with_dictionary(column.as_binary::<i64>().iter(), 4),
+        DataType::BinaryView => smaller_with_dictionary(column.as_binary_view().iter(), 4),
+        DataType::FixedSizeBinary(_) => {
+            smaller_with_dictionary(column.as_fixed_size_binary().iter(), 0)
+        }
+        t => {
+            let width = t.primitive_width()?;
+            let data = column.to_data();
+            let start = data.offset() * width;
+            let values = data
+                .buffers()
+                .first()?
+                .as_slice()
+                .get(start..start + data.len() * width)?
+                .chunks_exact(width)
+                .enumerate()
+                .map(|(i, v)| column.is_valid(i).then_some(v));
+            smaller_with_dictionary(values, 0)
+        }
+    }
+}
+
+fn bytes(s: Option<&str>) -> Option<&[u8]> {
+    s.map(str::as_bytes)
+}
+
+/// [`dictionary_pays`] over a column's values (`None` for nulls, which take no value space);
+/// PLAIN stores each value with a `length_prefix` of 4 bytes (byte arrays) or 0 (fixed width).
+fn smaller_with_dictionary<'a>(
+    values: impl Iterator<Item = Option<&'a [u8]>>,
+    length_prefix: usize,
+) -> Option<bool> {
+    let (mut count, mut plain) = (0, 0);
+    let mut distinct: HashSet<&[u8]> = HashSet::new();
+    let mut dictionary = 0;
+    for value in values.flatten() {
+        count += 1;
+        plain += value.len() + length_prefix;
+        if distinct.insert(value) {
+            dictionary += value.len() + length_prefix;
+        }
+        if plain >= DICTIONARY_SAMPLE_BYTES {
+            break;
+        }
+    }
+    if count < DICTIONARY_SAMPLE_MIN && plain < DICTIONARY_SAMPLE_BYTES {
+        return None;
+    }
+    let index_bits = (usize::BITS - distinct.len().leading_zeros()) as usize;
+    Some(dictionary + (count * index_bits).div_ceil(8) < plain)
 }
 
 /// Values sampled per column to decide whether it holds compressed media.
@@ -616,6 +713,103 @@ mod tests {
             );
         }
         assert_eq!(read_back(&path)[0], b, "the values read back unchanged");
+    }
+
+    /// Whether each leaf column of the file's first row group is dictionary-encoded.
+    fn dictionary_columns(path: &Path) -> Vec<(String, bool)> {
+        use parquet::basic::Encoding;
+        let meta = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap())
+            .unwrap()
+            .metadata()
+            .clone();
+        let row_group = meta.row_group(0);
+        row_group
+            .columns()
+            .iter()
+            .map(|c| {
+                let dictionary = c.encodings().any(|e| e == Encoding::RLE_DICTIONARY);
+                (c.column_path().string(), dictionary)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn columns_of_distinct_values_get_no_dictionary() {
+        use arrow::array::{StructArray, UInt64Array};
+        let tmp = tempfile::tempdir().unwrap();
+        let writer = ParquetDataWriter::new(params(tmp.path())).unwrap();
+        let rows = 500u64;
+        let strings = |f: &dyn Fn(u64) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values((0..rows).map(f)))
+        };
+        let offsets: ArrayRef = Arc::new(UInt64Array::from_iter_values((0..rows).map(|i| i * 977)));
+        let few_offsets: ArrayRef =
+            Arc::new(UInt64Array::from_iter_values((0..rows).map(|i| i % 3)));
+        let metadata: ArrayRef = Arc::new(StructArray::from(vec![
+            (
+                Arc::new(arrow::datatypes::Field::new("url", DataType::Utf8, false)),
+                strings(&|i| format!("https://example.org/page/{i}")),
+            ),
+            (
+                Arc::new(arrow::datatypes::Field::new("dump", DataType::Utf8, false)),
+                strings(&|_| "CC-MAIN-2024-51".into()),
+            ),
+        ]));
+        let b = RecordBatch::try_from_iter([
+            ("id", strings(&|i| format!("doc-{i:08}"))),
+            ("text", strings(&|i| format!("document {i} ").repeat(20))),
+            // Half the values repeat: a dictionary of 250 values plus 500 indices is smaller.
+            ("half", strings(&|i| format!("value number {}", i / 2))),
+            (
+                "language",
+                strings(&|i| ["en", "de", "fr"][i as usize % 3].into()),
+            ),
+            ("offset", offsets),
+            ("bucket", few_offsets),
+            ("metadata", metadata),
+        ])
+        .unwrap();
+        let mut shard = writer.open_shard(0).unwrap();
+        shard.write(&b).unwrap();
+        let files = shard.finish().unwrap();
+        let path = tmp.path().join(&files[0]);
+        let expected = [
+            ("id", false),
+            ("text", false),
+            ("half", true),
+            ("language", true),
+            ("offset", false),
+            ("bucket", true),
+            ("metadata.url", false),
+            ("metadata.dump", true),
+        ];
+        let expected: Vec<(String, bool)> =
+            expected.iter().map(|(n, d)| (n.to_string(), *d)).collect();
+        assert_eq!(dictionary_columns(&path), expected);
+        assert_eq!(read_back(&path)[0], b, "the values read back unchanged");
+
+        // Too few values to judge: the writer's default (a dictionary) stays.
+        let tmp = tempfile::tempdir().unwrap();
+        let writer = ParquetDataWriter::new(params(tmp.path())).unwrap();
+        let mut shard = writer.open_shard(0).unwrap();
+        shard.write(&b.slice(0, 10)).unwrap();
+        let files = shard.finish().unwrap();
+        let few = dictionary_columns(&tmp.path().join(&files[0]));
+        assert!(few.iter().all(|(_, dictionary)| *dictionary), "{few:?}");
+
+        // Few values, but a page's worth of bytes: judged (distinct: no dictionary).
+        let tmp = tempfile::tempdir().unwrap();
+        let writer = ParquetDataWriter::new(params(tmp.path())).unwrap();
+        let mut shard = writer.open_shard(0).unwrap();
+        let big: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..10).map(|i| format!("{i}").repeat(100_000)),
+        ));
+        shard
+            .write(&RecordBatch::try_from_iter([("text", big)]).unwrap())
+            .unwrap();
+        let files = shard.finish().unwrap();
+        let big = dictionary_columns(&tmp.path().join(&files[0]));
+        assert_eq!(big, vec![("text".to_string(), false)]);
     }
 
     #[test]
