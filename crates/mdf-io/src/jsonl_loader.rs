@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 use std::io::{Seek, SeekFrom};
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, SchemaRef};
@@ -43,6 +44,11 @@ pub const JSONL_EXTENSIONS: &[&str] = &[
 
 /// A rejected line's raw text is kept up to this many characters.
 const MAX_REJECT_CHARS: usize = 10_000;
+
+/// A batch ends early once it has passed over this many bytes of blank lines: its lines stay in
+/// the line reader's buffer until it is decoded, and blank lines count for no record, so
+/// without a bound a run of them would grow the buffer without end.
+const MAX_BLANK_BYTES_PER_BATCH: usize = 8 << 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -334,36 +340,32 @@ fn reject(
     }
 }
 
-/// The lines of one batch, each followed by `\n`, in one buffer reused across batches.
+/// The lines of one batch: their places in the line reader's buffer (each with its `\n`) and
+/// their stream offsets.
 #[derive(Default)]
 struct LineBatch {
-    buf: Vec<u8>,
-    ends: Vec<usize>,
+    ranges: Vec<Range<usize>>,
     offsets: Vec<u64>,
 }
 
 impl LineBatch {
     fn clear(&mut self) {
-        self.buf.clear();
-        self.ends.clear();
+        self.ranges.clear();
         self.offsets.clear();
     }
 
-    fn push(&mut self, offset: u64, line: &[u8]) {
-        self.buf.extend_from_slice(line);
-        self.buf.push(b'\n');
-        self.ends.push(self.buf.len());
+    fn push(&mut self, offset: u64, range: Range<usize>) {
+        self.ranges.push(range);
         self.offsets.push(offset);
     }
 
     fn len(&self) -> usize {
-        self.ends.len()
+        self.ranges.len()
     }
 
-    /// Line `i` with its trailing `\n`.
-    fn line(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.buf[start..self.ends[i]]
+    /// Line `i` with its trailing `\n`, in `buffer` (the line reader's).
+    fn line<'a>(&self, buffer: &'a [u8], i: usize) -> &'a [u8] {
+        &buffer[self.ranges[i].clone()]
     }
 }
 
@@ -409,16 +411,26 @@ impl JsonlSource {
             return Ok(());
         };
         self.batch.clear();
+        lines.start_batch();
         let mut done = want == 0;
         let mut corrupt = None;
-        while !done && self.batch.len() < want {
-            match lines.next_line() {
-                Ok(Some((offset, line))) => {
-                    let line = if offset == 0 { strip_bom(line) } else { line };
+        let mut blank_bytes = 0;
+        while !done && self.batch.len() < want && blank_bytes < MAX_BLANK_BYTES_PER_BATCH {
+            match lines.next_line_range() {
+                Ok(Some((offset, mut range))) => {
+                    let line = &lines.buffer()[range.clone()];
+                    if offset == 0 {
+                        range.start += line.len() - strip_bom(line).len();
+                    }
                     if self.end.is_some_and(|end| offset >= end) {
                         done = true;
-                    } else if !line.iter().all(u8::is_ascii_whitespace) {
-                        self.batch.push(offset, line);
+                    } else if lines.buffer()[range.clone()]
+                        .iter()
+                        .all(u8::is_ascii_whitespace)
+                    {
+                        blank_bytes += range.len();
+                    } else {
+                        self.batch.push(offset, range);
                     }
                 }
                 Ok(None) => done = true,
@@ -433,11 +445,11 @@ impl JsonlSource {
                 }
             }
         }
-        if done {
-            self.lines = None;
-        }
         if self.batch.len() > 0 {
             self.decode_batch()?;
+        }
+        if done {
+            self.lines = None;
         }
         if let Some(r) = corrupt {
             self.pending.push_back(SourceItem::Reject(r));
@@ -446,10 +458,11 @@ impl JsonlSource {
     }
 
     fn decode_batch(&mut self) -> Result<()> {
+        let buffer = lines_buffer(&self.lines)?;
         // Fast path: the whole batch at once, checking that each line is exactly one record.
         let mut ok = true;
         for i in 0..self.batch.len() {
-            let line = self.batch.line(i);
+            let line = self.batch.line(buffer, i);
             ok = matches!(self.decoder.decode(line), Ok(n) if n == line.len())
                 && self.decoder.len() == i + 1
                 && !self.decoder.has_partial_record();
@@ -473,9 +486,10 @@ impl JsonlSource {
 
     /// Slow path: rejects the bad lines and decodes the good ones.
     fn decode_line_by_line(&mut self) -> Result<()> {
+        let buffer = lines_buffer(&self.lines)?;
         let mut good = Vec::with_capacity(self.batch.len());
         for i in 0..self.batch.len() {
-            let line = self.batch.line(i);
+            let line = self.batch.line(buffer, i);
             match classify(&mut self.probe, self.schema.data(), line)? {
                 Ok(()) => good.push(i),
                 Err((reason, detail)) => {
@@ -490,7 +504,7 @@ impl JsonlSource {
             return Ok(());
         }
         for &i in &good {
-            self.decoder.decode(self.batch.line(i))?;
+            self.decoder.decode(self.batch.line(buffer, i))?;
         }
         let decoded = self.decoder.flush()?.ok_or_else(|| {
             MdfError::internal("JSON decoder returned no rows for lines it accepted")
@@ -509,6 +523,15 @@ impl JsonlSource {
         self.pending.push_back(SourceItem::Batch(batch));
         Ok(())
     }
+}
+
+/// The buffer a batch's line ranges point into (the shard's line reader is kept until its last
+/// batch is decoded).
+fn lines_buffer(lines: &Option<LineReader<TrackedReader>>) -> Result<&[u8]> {
+    lines
+        .as_ref()
+        .map(LineReader::buffer)
+        .ok_or_else(|| MdfError::internal("a JSONL batch outlived its line reader"))
 }
 
 /// Decodes one line (with its `\n`) alone: `Ok(())` when it is a record of the schema, else the
@@ -773,6 +796,28 @@ mod tests {
                 (offsets[7], "g".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_long_run_of_blank_lines_ends_a_batch_early_and_loses_nothing() {
+        // The lines of a batch stay in the reader's buffer until it is decoded; blank lines
+        // count for no record, so 20 MiB of them end the batch instead of growing the buffer.
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("blank.jsonl");
+        let blank = " \n".repeat(10 << 20);
+        let data = format!("{{\"text\":\"a\"}}\n{blank}{{\"text\":\"b\"}}\n{{\"text\":\"c\"}}\n");
+        fs::write(&path, data).unwrap();
+        let loader = loader(&[&path]);
+        let (batches, rejects) = read(&loader, &shard(&path), 10);
+        assert!(rejects.is_empty(), "{rejects:?}");
+        let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
+        assert_eq!(
+            sizes,
+            vec![1, 2],
+            "two batches: the blank run ended the first"
+        );
+        let texts: Vec<String> = rows(&batches).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(texts, ["a", "b", "c"]);
     }
 
     #[test]
