@@ -1,6 +1,8 @@
 //! `ParquetDataWriter`: each shard's batches go to `part-{shard:06}-{seq:04}.parquet` files of
 //! about `target_file_size_mb`, published atomically. Files are byte-deterministic for the same
 //! batches (no timestamps or random ids), so reruns and resumed runs reproduce them exactly.
+//! Per-column choices (no compression for media, no dictionary for distinct values) are made
+//! from each file's first batch, see `column_properties`.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -44,7 +46,8 @@ pub struct ParquetWriterParams {
     pub output_path: String,
     /// Compression codec: `zstd`, `snappy`, `gzip`, `lz4` or `none`. Default: `zstd`. Binary
     /// columns whose values are compressed already (JPEG, PNG, WebP, GIF, video, gzip, zstd,
-    /// ...) are stored uncompressed and without a dictionary whatever the codec.
+    /// ...) are stored uncompressed and without a dictionary whatever the codec; columns whose
+    /// first values are nearly all distinct (ids, URLs, text) are stored without a dictionary.
     #[serde(default)]
     pub compression: ParquetCompression,
     /// Compression level for `zstd` (1 to 22) and `gzip` (0 to 9); other codecs ignore it.
