@@ -190,6 +190,7 @@ def test_siglip_embeddings_equal_pytorch(tmp_path, models):
             "model_name": str(models["siglip"]),
             "feature_field_name": "emb",
             "inference_batch_size": 4,
+            "device": "cpu",  # float32, to compare with the reference within 1e-5
         },
     }
     rows, stats, rejects, _ = run_yaml(tmp_path, "siglip", [op], images)
@@ -206,6 +207,30 @@ def test_siglip_embeddings_equal_pytorch(tmp_path, models):
             np.testing.assert_allclose(ours[i], ref[i], atol=1e-5)
         else:
             assert float(ours[i] @ ref[i]) > 0.995
+
+
+def test_auto_device_takes_the_gpu_when_there_is_one(tmp_path, models):
+    """`device: auto` runs on CUDA when the machine has it (half precision by default: vectors
+    close to the CPU's float32 ones, not equal) and on the CPU otherwise (the same vectors as
+    `device: cpu`). On a GPU machine `device: cuda` with `use_fp16: false` is checked too."""
+    images = sample_images(8, seed=11)
+    column = "image_clip_emb_tiny_clip"
+
+    def embed(name: str, **params) -> np.ndarray:
+        params["model_name"] = str(models["clip"])
+        op = {"name": "image_clip_embedding_refiner", "params": params}
+        rows, _, rejects, _ = run_yaml(tmp_path, name, [op], images)
+        assert not rejects
+        return np.array([rows[i][column] for i, _ in images], dtype=np.float32)
+
+    cpu, auto = embed("cpu", device="cpu"), embed("auto")
+    if not torch.cuda.is_available():
+        np.testing.assert_array_equal(auto, cpu)
+        return
+    assert not np.array_equal(auto, cpu), "auto did not run in half precision on the GPU"
+    assert float((auto * cpu).sum(axis=1).min()) > 0.999
+    full = embed("cuda32", device="cuda", use_fp16=False)
+    assert float((full * cpu).sum(axis=1).min()) > 0.9999
 
 
 def test_clip_score_is_the_cosine_and_min_score_filters(tmp_path, models):
@@ -225,7 +250,8 @@ def test_clip_score_is_the_cosine_and_min_score_filters(tmp_path, models):
     threshold = float(np.median(expected))
     op = {
         "name": "image_text_clip_score",
-        "params": {"model_name": str(models["clip"]), "min_score": threshold},
+        # float32 on the CPU, to compare with the reference within 1e-5
+        "params": {"model_name": str(models["clip"]), "min_score": threshold, "device": "cpu"},
     }
     rows, stats, rejects, _ = run_yaml(tmp_path, "score", [op], images, text=texts)
     assert not rejects
