@@ -5,10 +5,10 @@
 //! shards partition the records exactly without a pre-scan.
 //!
 //! The schema is inferred once from the first valid lines of the first files in sorted order, so
-//! every worker infers the same one. Decoding feeds a whole batch of lines, kept in one
-//! contiguous buffer, to Arrow's JSON decoder; only when that fails is the batch decoded line by
-//! line to find the bad lines, which become rejects (`invalid_json`, `schema_mismatch`) while
-//! the good ones are kept in order.
+//! every worker infers the same one. Decoding feeds a whole batch of lines to Arrow's JSON
+//! decoder where the line reader read them (no copy: the reader keeps a batch's lines in place);
+//! only when that fails is the batch decoded line by line to find the bad lines, which become
+//! rejects (`invalid_json`, `schema_mismatch`) while the good ones are kept in order.
 
 use std::collections::VecDeque;
 use std::io::{Seek, SeekFrom};
