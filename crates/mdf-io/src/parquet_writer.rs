@@ -531,6 +531,15 @@ mod tests {
         names
     }
 
+    fn file_metadata(path: &Path) -> Arc<parquet::file::metadata::ParquetMetaData> {
+        let file = fs::File::open(path).unwrap();
+        Arc::clone(
+            ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap()
+                .metadata(),
+        )
+    }
+
     fn read_back(path: &Path) -> Vec<RecordBatch> {
         ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
             .unwrap()
@@ -652,9 +661,8 @@ mod tests {
                 .unwrap();
         }
         let files = shard.finish().unwrap();
-        let file = fs::File::open(tmp.path().join(&files[0])).unwrap();
-        let meta = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-        let groups = meta.metadata().row_groups();
+        let meta = file_metadata(&tmp.path().join(&files[0]));
+        let groups = meta.row_groups();
         // Each row group closes at about 1 MiB buffered: about 16 of them, none over ~1 MiB
         // plus one batch.
         assert!(groups.len() >= 10, "{} row groups", groups.len());
@@ -698,10 +706,7 @@ mod tests {
         shard.write(&b).unwrap();
         let files = shard.finish().unwrap();
         let path = tmp.path().join(&files[0]);
-        let meta = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).unwrap())
-            .unwrap()
-            .metadata()
-            .clone();
+        let meta = file_metadata(&path);
         let column = |i: usize| meta.row_group(0).column(i).clone();
         assert_eq!(column(0).compression(), Compression::UNCOMPRESSED);
         assert!(
@@ -721,12 +726,8 @@ mod tests {
     /// Whether each leaf column of the file's first row group is dictionary-encoded.
     fn dictionary_columns(path: &Path) -> Vec<(String, bool)> {
         use parquet::basic::Encoding;
-        let meta = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap())
-            .unwrap()
-            .metadata()
-            .clone();
-        let row_group = meta.row_group(0);
-        row_group
+        file_metadata(path)
+            .row_group(0)
             .columns()
             .iter()
             .map(|c| {
