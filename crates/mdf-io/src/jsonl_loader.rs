@@ -418,16 +418,14 @@ impl JsonlSource {
         while !done && self.batch.len() < want && blank_bytes < MAX_BLANK_BYTES_PER_BATCH {
             match lines.next_line_range() {
                 Ok(Some((offset, mut range))) => {
-                    let line = &lines.buffer()[range.clone()];
                     if offset == 0 {
-                        range.start += line.len() - strip_bom(line).len();
+                        let first = &lines.buffer()[range.clone()];
+                        range.start += first.len() - strip_bom(first).len();
                     }
+                    let line = &lines.buffer()[range.clone()];
                     if self.end.is_some_and(|end| offset >= end) {
                         done = true;
-                    } else if lines.buffer()[range.clone()]
-                        .iter()
-                        .all(u8::is_ascii_whitespace)
-                    {
+                    } else if line.iter().all(u8::is_ascii_whitespace) {
                         blank_bytes += range.len();
                     } else {
                         self.batch.push(offset, range);
