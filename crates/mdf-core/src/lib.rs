@@ -9,6 +9,7 @@ pub mod io;
 pub mod operator;
 pub mod registry;
 pub mod stats;
+pub mod xorshift;
 
 pub use error::{ErrorClass, MdfError, Result};
 pub use operator::{Operator, OperatorKind, Verdicts};

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray};
 use arrow::record_batch::RecordBatch;
 use mdf_core::config::{parse_config, ConfigSource};
+use mdf_core::xorshift::Xorshift64;
 use mdf_core::Registry;
 use mdf_exec::{builtin_registry, run_local, Plan, ProgressMode, RunOptions};
 
@@ -529,13 +530,8 @@ fn minhash_jaccard_verification_removes_only_pairs_above_the_threshold() {
 /// separated by single spaces, so BFF's UAX #29 tokens are the space-separated words.
 fn write_bloom_inputs(dir: &Path, files: usize, per_file: usize) -> Vec<(String, String)> {
     std::fs::create_dir_all(dir).unwrap();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut rng = Xorshift64::new(0x2545_f491_4f6c_dd1d);
+    let mut next = move |n: u64| rng.below(n);
     let mut fresh = 0u64;
     let mut paragraph = |len: u64, next: &mut dyn FnMut(u64) -> u64| {
         fresh += 1;

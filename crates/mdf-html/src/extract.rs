@@ -1238,6 +1238,7 @@ fn metadata(dom: &Dom) -> Extraction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mdf_core::xorshift::Xorshift64;
 
     #[test]
     fn measure_counts_the_same_on_ascii_and_on_characters() {
@@ -1261,10 +1262,10 @@ mod tests {
         let pieces = [
             "a", " ", ",", "é", "\u{a0}", "，", "日本", "\u{3000}", "\n\t", "x y",
         ];
-        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut rng = Xorshift64::new(0x2545_f491_4f6c_dd1d);
         for _ in 0..2000 {
-            let s: String = (0..next() % 12)
-                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+            let s: String = (0..rng.below(12))
+                .map(|_| pieces[rng.below(pieces.len() as u64) as usize])
                 .collect();
             assert_eq!(measure(&s), measure_by_characters(&s), "{s:?}");
         }
@@ -1292,10 +1293,10 @@ mod tests {
         let pieces = [
             "word", " ", "\n\t ", "é", "\u{a0}", "日本", "\u{3000}", ",", "",
         ];
-        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Xorshift64::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..2000 {
-            let texts: Vec<&str> = (0..next() % 8)
-                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+            let texts: Vec<&str> = (0..rng.below(8))
+                .map(|_| pieces[rng.below(pieces.len() as u64) as usize])
                 .collect();
             let mut w = TextWriter::new(1);
             for t in &texts {
@@ -1328,16 +1329,6 @@ mod tests {
             .sum();
         assert!(children > 0, "the <noframes> text counts");
         assert_eq!(pass.stats[Dom::DOCUMENT as usize].text, children);
-    }
-
-    /// A reproducible stream of pseudo-random numbers (xorshift64).
-    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
-        move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        }
     }
 
     fn measure_by_characters(s: &str) -> (u32, u32) {

@@ -201,6 +201,7 @@ impl Operator for TextLengthFilter {
 mod tests {
     use super::*;
     use arrow::array::{Int64Array, StringArray};
+    use mdf_core::xorshift::Xorshift64;
     use std::sync::Arc;
 
     fn params(min: u64, max: Option<u64>) -> TextLengthFilterParams {
@@ -275,18 +276,14 @@ mod tests {
     #[test]
     fn size_shortcut_gives_the_verdicts_of_counting_code_points() {
         let alphabet = ["a", "é", "日", "😀"];
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut rng = Xorshift64::new(0x2545_f491_4f6c_dd1d);
         let texts: Vec<String> = (0..400)
             .map(|_| {
-                let len = next(40);
-                let widths = next(4) + 1; // texts of 1-byte only up to all four widths
-                (0..len).map(|_| alphabet[next(widths) as usize]).collect()
+                let len = rng.below(40);
+                let widths = rng.below(4) + 1; // texts of 1-byte only up to all four widths
+                (0..len)
+                    .map(|_| alphabet[rng.below(widths) as usize])
+                    .collect()
             })
             .collect();
         let batch = texts_owned(&texts);

@@ -6,6 +6,7 @@ use std::path::Path;
 use arrow::array::AsArray;
 use arrow::datatypes::UInt16Type;
 use mdf_core::io::{Loader, Reject, ShardSpec};
+use mdf_core::xorshift::Xorshift64;
 
 use super::*;
 use crate::testutil::*;
@@ -127,15 +128,8 @@ fn members_are_inflated_whole_when_they_fit_and_read_the_same_either_way() {
     // Small members; one whose compressed size is several times the read window (random
     // bytes), so it is inflated whole only after more input is read; one that inflates to more
     // than the whole-member limit (40 MiB), which streams.
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let noise: Vec<u8> = (0..3 << 20)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
+    let mut rng = Xorshift64::new(0x2545_f491_4f6c_dd1d);
+    let noise: Vec<u8> = (0..3 << 20).map(|_| rng.next_u64() as u8).collect();
     let mut records = crawl(4, "w").0;
     records.push(html_response("noise", "https://e.com/noise", &noise));
     records.extend(crawl(3, "x").0);
