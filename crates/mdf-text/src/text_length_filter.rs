@@ -277,7 +277,7 @@ mod tests {
     fn size_shortcut_gives_the_verdicts_of_counting_code_points() {
         let alphabet = ["a", "é", "日", "😀"];
         let mut rng = Xorshift64::new(0x2545_f491_4f6c_dd1d);
-        let texts: Vec<String> = (0..400)
+        let samples: Vec<String> = (0..400)
             .map(|_| {
                 let len = rng.below(40);
                 let widths = rng.below(4) + 1; // texts of 1-byte only up to all four widths
@@ -286,14 +286,14 @@ mod tests {
                     .collect()
             })
             .collect();
-        let batch = texts_owned(&texts);
+        let batch = texts(&samples.iter().map(|t| Some(t.as_str())).collect::<Vec<_>>());
         for min in [0, 1, 5, 10, 20, 39] {
             for max in [None, Some(10), Some(20), Some(40), Some(80), Some(160)] {
                 if max.is_some_and(|m| m < min) {
                     continue;
                 }
                 let v = run(params(min, max), batch.clone());
-                let exact: Vec<(u32, &str)> = texts
+                let exact: Vec<(u32, &str)> = samples
                     .iter()
                     .enumerate()
                     .filter_map(|(row, t)| {
@@ -311,11 +311,6 @@ mod tests {
                 assert_eq!(v.dropped(), exact.as_slice(), "min {min}, max {max:?}");
             }
         }
-    }
-
-    fn texts_owned(values: &[String]) -> RecordBatch {
-        let arr = StringArray::from_iter_values(values);
-        RecordBatch::try_from_iter([("text", Arc::new(arr) as _)]).expect("batch")
     }
 
     #[test]
