@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use mdf_core::{MdfError, Result};
 
@@ -84,6 +84,8 @@ pub(crate) fn decompress<R: Read + Send + 'static>(
     };
     let reader: Box<dyn Read + Send> = match codec {
         Codec::None => Box::new(raw),
+        // The buffered decoder reads our buffer in place (`read::MultiGzDecoder` would put a
+        // second buffer of its own behind it: one more copy of every compressed byte).
         Codec::Gzip => Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, raw))),
         Codec::Zstd => {
             Box::new(zstd::stream::read::Decoder::new(raw).map_err(|e| MdfError::io(path, e))?)
