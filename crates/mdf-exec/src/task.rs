@@ -799,15 +799,17 @@ fn add_text_lengths(histograms: &mut BTreeMap<String, Histogram>, key: &str, bat
     match column.data_type() {
         DataType::Utf8 => {
             let strings = column.as_string::<i32>();
-            for i in 0..strings.len() {
-                histogram.add((!strings.is_null(i)).then(|| strings.value_length(i) as f64));
-            }
+            histogram.add_all(
+                (0..strings.len())
+                    .map(|i| (!strings.is_null(i)).then(|| strings.value_length(i) as f64)),
+            );
         }
         DataType::LargeUtf8 => {
             let strings = column.as_string::<i64>();
-            for i in 0..strings.len() {
-                histogram.add((!strings.is_null(i)).then(|| strings.value_length(i) as f64));
-            }
+            histogram.add_all(
+                (0..strings.len())
+                    .map(|i| (!strings.is_null(i)).then(|| strings.value_length(i) as f64)),
+            );
         }
         _ => {}
     }
@@ -824,9 +826,7 @@ fn add_numeric_columns(op_stats: &mut OperatorStats, numeric: &[String], out: &R
         };
         let values = values.as_primitive::<Float64Type>();
         let histogram = op_stats.histograms.entry(name.clone()).or_default();
-        for i in 0..values.len() {
-            histogram.add((!values.is_null(i)).then(|| values.value(i)));
-        }
+        histogram.add_all((0..values.len()).map(|i| (!values.is_null(i)).then(|| values.value(i))));
     }
 }
 
