@@ -181,15 +181,8 @@ impl Default for Histogram {
 
 impl Histogram {
     pub fn add(&mut self, value: Option<f64>) {
-        match value {
-            Some(x) if x.is_finite() => {
-                self.count += 1;
-                self.sum += x;
-                self.min = self.min.min(x);
-                self.max = self.max.max(x);
-                *self.bins.entry(Self::bin_key(x)).or_default() += 1;
-            }
-            _ => self.nulls += 1,
+        if let Some(key) = self.count_value(value) {
+            *self.bins.entry(key).or_default() += 1;
         }
     }
 
@@ -198,20 +191,29 @@ impl Histogram {
     pub fn add_all(&mut self, values: impl IntoIterator<Item = Option<f64>>) {
         let mut keys = Vec::new();
         for value in values {
-            match value {
-                Some(x) if x.is_finite() => {
-                    self.count += 1;
-                    self.sum += x;
-                    self.min = self.min.min(x);
-                    self.max = self.max.max(x);
-                    keys.push(Self::bin_key(x));
-                }
-                _ => self.nulls += 1,
-            }
+            keys.extend(self.count_value(value));
         }
         keys.sort_unstable();
         for run in keys.chunk_by(|a, b| a == b) {
             *self.bins.entry(run[0]).or_default() += run.len() as u64;
+        }
+    }
+
+    /// Counts `value` in everything but the bins and returns its bin key (`None` for a null or
+    /// a NaN/infinity, counted in `nulls`).
+    fn count_value(&mut self, value: Option<f64>) -> Option<i64> {
+        match value {
+            Some(x) if x.is_finite() => {
+                self.count += 1;
+                self.sum += x;
+                self.min = self.min.min(x);
+                self.max = self.max.max(x);
+                Some(Self::bin_key(x))
+            }
+            _ => {
+                self.nulls += 1;
+                None
+            }
         }
     }
 
