@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array, UInt64Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, GenericStringArray, OffsetSizeTrait, UInt32Array,
+    UInt64Array,
+};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use arrow::record_batch::RecordBatch;
@@ -797,22 +800,20 @@ fn add_text_lengths(histograms: &mut BTreeMap<String, Histogram>, key: &str, bat
     }
     let histogram = histograms.entry(key.to_owned()).or_default();
     match column.data_type() {
-        DataType::Utf8 => {
-            let strings = column.as_string::<i32>();
-            histogram.add_all(
-                (0..strings.len())
-                    .map(|i| (!strings.is_null(i)).then(|| strings.value_length(i) as f64)),
-            );
-        }
-        DataType::LargeUtf8 => {
-            let strings = column.as_string::<i64>();
-            histogram.add_all(
-                (0..strings.len())
-                    .map(|i| (!strings.is_null(i)).then(|| strings.value_length(i) as f64)),
-            );
-        }
+        DataType::Utf8 => add_string_lengths(histogram, column.as_string::<i32>()),
+        DataType::LargeUtf8 => add_string_lengths(histogram, column.as_string::<i64>()),
         _ => {}
     }
+}
+
+fn add_string_lengths<O: OffsetSizeTrait>(
+    histogram: &mut Histogram,
+    strings: &GenericStringArray<O>,
+) {
+    histogram.add_all(
+        (0..strings.len())
+            .map(|i| (!strings.is_null(i)).then(|| strings.value_length(i).as_usize() as f64)),
+    );
 }
 
 /// Adds the values of each declared numeric column of `out` to the operator's histograms.
